@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# livemig-vfio-pci: out-of-tree vfio-pci variant driver with VFIO live
+# migration.  See README.md for the two commands that matter
+# (`make demo`, `make check`).
+
+# The test kernel: Debian's 6.12 (bookworm-backports), not the host's.
+KVER_TEST := $(notdir $(patsubst %/build,%,$(lastword $(sort $(wildcard /lib/modules/6.12.*/build)))))
+KDIR ?= $(if $(KVER_TEST),/lib/modules/$(KVER_TEST)/build,/lib/modules/$(shell uname -r)/build)
+KSRC ?= /usr/src/linux-source-6.12
+PWD := $(CURDIR)
+BUILD := $(CURDIR)/build
+
+SETUP := $(CURDIR)/scripts/setup
+
+.PHONY: all modules clean setup style install
+
+all: modules
+
+setup:
+	@$(SETUP)
+
+# W=1 and C=2 are passed straight through to kbuild.
+modules: setup
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true
+	rm -rf $(BUILD)
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(PWD) modules_install
+	depmod -a $(notdir $(patsubst %/build,%,$(KDIR))) 2>/dev/null || depmod -a
+
+# checkpatch --strict over the kernel-side sources.
+style: setup
+	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+		-f $(shell git ls-files 'src/*.c' 'src/*.h' 'include/*.h')

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * livemig engine contract: what a device engine provides to the generic
+ * migration core, who calls it, in which state and under which lock.
+ *
+ * The core owns the FSM, the data FD, the stream framing, PRE_COPY
+ * accounting and all locking.  An engine knows one kind of PCI function:
+ * how to quiesce it, read its state into stream records and load it back.
+ * Documentation/engine-porting.md walks through writing one.
+ *
+ * Locking: every engine op except ->match is called with the device's
+ * state_mutex held (see struct livemig_device), so an engine needs no lock
+ * of its own for state that only its ops touch.  Ops that touch hardware
+ * are bracketed by the core with livemig_hw_begin()/livemig_hw_end(),
+ * which hold vfio's memory_lock for write and keep memory decode on, so an
+ * engine may use the livemig_hw_*() accessors freely inside an op.
+ */
+#ifndef LIVEMIG_ENGINE_H
+#define LIVEMIG_ENGINE_H
+
+#include <linux/pci.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#include "livemig/stream.h"
+
+struct livemig_device;
+struct livemig_save;
+
+/* Vendor ID of QEMU's emulated devices (edu, bochs-display); not in pci_ids.h. */
+#define LIVEMIG_VENDOR_QEMU	0x1234
+
+/* Returned by ->bar_read/->bar_write: let the core do the access. */
+#define LIVEMIG_PASS	1
+
+/**
+ * enum livemig_save_phase - which part of the state ->save is asked for
+ * @LIVEMIG_SAVE_INITIAL: a saving session starts in PRE_COPY: the running
+ *	snapshot that a destination can load ahead of downtime
+ * @LIVEMIG_SAVE_DIRTY: PRE_COPY, asked again: emit only what changed since
+ *	the last ->save (nothing at all if nothing changed)
+ * @LIVEMIG_SAVE_FINAL: STOP_COPY: the device is stopped; emit everything a
+ *	destination needs that it has not been sent yet
+ */
+enum livemig_save_phase {
+	LIVEMIG_SAVE_INITIAL,
+	LIVEMIG_SAVE_DIRTY,
+	LIVEMIG_SAVE_FINAL,
+};
+
+/**
+ * struct livemig_engine - one kind of PCI function
+ * @name: short name, used in log messages
+ * @engine_id: stream engine id; a stream for another id is refused
+ * @version: engine stream version; sent in IDENTITY
+ * @max_record: largest record payload the engine emits or accepts
+ * @trapped_bars: bitmask of BARs never mmapped: the core routes every
+ *	access to them through @bar_read/@bar_write
+ * @priv_size: bytes of engine private data the core allocates per device
+ *
+ * @match: probe time, no lock: return true if this engine drives @pdev
+ *	(e.g. check the class code).  May not sleep for long.
+ * @open: device opened (RUNNING), before any other op of this open.
+ *	Reset engine bookkeeping and set up BAR mappings.
+ * @close: device closing.  Sessions are already disabled.
+ *
+ * @bar_read: user read of a trapped BAR, @size 1, 2, 4 or 8, naturally
+ *	aligned.  Store the value in @val, or return %LIVEMIG_PASS to read
+ *	the hardware.  Called in every state, under vfio's memory_lock
+ *	(read) with memory decode on, so the livemig_hw_*() accessors work.
+ * @bar_write: user write to a trapped BAR, like @bar_read.  Return 0
+ *	(consumed), %LIVEMIG_PASS (write the hardware) or a negative errno.
+ *
+ * @quiesce: RUNNING -> RUNNING_P2P and PRE_COPY -> PRE_COPY_P2P.  Stop
+ *	starting new DMA (hold doorbells) and wait, bounded, for DMA in
+ *	flight.  On error the core leaves the device in the old state.
+ * @unquiesce: the reverse arcs.  Release what @quiesce held, re-raise
+ *	interrupts that a load staged.
+ * @stop: RUNNING_P2P -> STOP.  Wait, bounded, for internal work; from
+ *	now on @bar_write should refuse writes.
+ * @start: STOP -> RUNNING_P2P.
+ *
+ * @save_check: may a save stream be produced now?  0 or the errno that
+ *	read() on the data FD then returns.  Called on every read.
+ * @identity: write the engine compat blob (at most @max bytes) that goes
+ *	into the IDENTITY record; return its length or a negative errno.
+ * @save: emit records for @phase through livemig_emit().  Return 0 or a
+ *	negative errno (the data FD then fails reads with it).
+ * @state_size: upper bound of the bytes @save emits in the FINAL phase of
+ *	a fresh session, records headers included.
+ *
+ * @check_identity: resuming: is a source with @id and @blob compatible
+ *	with this device?  0, or -EPROTO.  The core already checked the PCI
+ *	IDs and engine version.
+ * @resume_begin: a resuming session starts: forget anything staged.
+ * @stage: one validated record of a resuming stream: check it and keep
+ *	it in engine memory.  Must not touch the device.  Return 0,
+ *	-EBADMSG (malformed) or -EPROTO (incompatible).
+ * @load: RESUMING -> STOP after the whole stream validated: apply the
+ *	staged state to the device without raising an interrupt or starting
+ *	DMA; defer those to @unquiesce.  An error puts the device in ERROR.
+ *
+ * @reset: VFIO_DEVICE_RESET for a device that has no reset of its own
+ *	(or in addition to it): return the device to its power-on state.
+ *
+ * Any op may be NULL when it has nothing to do, except @identity, @save,
+ * @state_size, @stage and @load.
+ */
+struct livemig_engine {
+	const char *name;
+	u32 engine_id;
+	u32 version;
+	u32 max_record;
+	unsigned long trapped_bars;
+	size_t priv_size;
+
+	bool (*match)(struct pci_dev *pdev);
+	int (*open)(struct livemig_device *ld);
+	void (*close)(struct livemig_device *ld);
+
+	int (*bar_read)(struct livemig_device *ld, int bar, u64 off,
+			u64 *val, int size);
+	int (*bar_write)(struct livemig_device *ld, int bar, u64 off,
+			 u64 val, int size);
+
+	int (*quiesce)(struct livemig_device *ld);
+	int (*unquiesce)(struct livemig_device *ld);
+	int (*stop)(struct livemig_device *ld);
+	int (*start)(struct livemig_device *ld);
+
+	int (*save_check)(struct livemig_device *ld);
+	int (*identity)(struct livemig_device *ld, u8 *blob, u32 max);
+	int (*save)(struct livemig_device *ld, struct livemig_save *s,
+		    enum livemig_save_phase phase);
+	size_t (*state_size)(struct livemig_device *ld);
+
+	int (*check_identity)(struct livemig_device *ld,
+			      const struct lm_identity *id,
+			      const u8 *blob, u32 len);
+	void (*resume_begin)(struct livemig_device *ld);
+	int (*stage)(struct livemig_device *ld, u16 type,
+		     const u8 *payload, u32 len);
+	int (*load)(struct livemig_device *ld);
+
+	int (*reset)(struct livemig_device *ld);
+};
+
+/* Services the core offers to engines. */
+void *livemig_priv(struct livemig_device *ld);
+struct pci_dev *livemig_pdev(struct livemig_device *ld);
+enum vfio_device_mig_state livemig_state(struct livemig_device *ld);
+int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
+		 u32 len);
+
+int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val);
+int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val);
+int livemig_hw_read64(struct livemig_device *ld, int bar, u64 off, u64 *val);
+int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val);
+
+/* All engines the module knows, NULL-terminated (src/engines/engines.c). */
+extern const struct livemig_engine *const livemig_engines[];
+
+#endif /* LIVEMIG_ENGINE_H */

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * livemig engine for QEMU's "edu" educational device (1234:11e8).
+ *
+ * edu has no save/restore interface, so this engine is built from the
+ * register semantics (QEMU hw/misc/edu.c) alone:
+ *
+ *  0x04 liveness   a write stores ~val: restored by writing ~value
+ *  0x08 factorial  a write of n starts n! (mod 2^32) on a thread; the
+ *                  value cannot be stored directly, but every value the
+ *                  device can hold is k! mod 2^32 for some k <= 34 (34!
+ *                  has 32 factors of two), so writing that k restores it
+ *  0x20 status     bit 0 computing (read-only), bit 7 IRQ on factorial
+ *  0x24 irq status raised through 0x60, acked through 0x64
+ *  0x80..0x98      DMA source, destination, count, command (64-bit); the
+ *                  command cannot be written without starting a DMA, so a
+ *                  restored command value the device does not already
+ *                  show is served from a shadow until the next doorbell
+ *
+ * BAR0 is trapped: the core routes every user access through
+ * edu_bar_read()/edu_bar_write(), which lets the engine hold DMA doorbells
+ * in the P2P states and refuse writes while the device is stopped.
+ *
+ * Limit: the 4 KiB DMA buffer inside the device can only be read by DMA
+ * into the user's IOVA space, which the driver does not own.  Once a
+ * RAM->edu DMA has written it during an open of the device, save streams
+ * fail with -EOPNOTSUPP (read() on the data FD) rather than silently lose
+ * it; the FSM arcs still succeed, so the VM keeps running on the source.
+ */
+#include <linux/delay.h>
+#include <linux/ktime.h>
+
+#include "engines.h"
+
+#define EDU_BAR			0
+#define EDU_REG_ID		0x00
+#define EDU_REG_LIVENESS	0x04
+#define EDU_REG_FACT		0x08
+#define EDU_REG_STATUS		0x20
+#define EDU_REG_IRQ_STATUS	0x24
+#define EDU_REG_IRQ_RAISE	0x60
+#define EDU_REG_IRQ_ACK		0x64
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_CNT		0x90
+#define EDU_REG_DMA_CMD		0x98
+
+#define EDU_STATUS_COMPUTING	0x01
+#define EDU_STATUS_IRQFACT	0x80
+#define EDU_DMA_RUN		0x1
+#define EDU_DMA_TO_RAM		0x2
+
+#define EDU_ENGINE_ID		0x00454455	/* "EDU" */
+#define EDU_ENGINE_VERSION	1
+#define EDU_STATE_LEN		64
+#define EDU_WAIT_MS		3000
+/* 34! mod 2^32 == 0, and every k! for k > 34 as well. */
+#define EDU_FACT_MAX_K		34
+
+/* The device state that travels, in wire order (see edu_encode()). */
+struct edu_state {
+	u32 liveness;
+	u32 fact;
+	u32 status;
+	u32 irq_status;
+	u64 dma_src;
+	u64 dma_dst;
+	u64 dma_cnt;
+	u64 dma_cmd;		/* as the user reads it when nothing is held */
+	u64 held_cmd;		/* a doorbell held in P2P, 0 if none */
+};
+
+/**
+ * struct edu_dev - engine private data, protected by the state_mutex
+ * @id: ID register, read at open
+ * @dma_tainted: a RAM->edu DMA was started during this open
+ * @held_cmd: the doorbell held while quiesced, 0 if none
+ * @cmd_shadow: DMA command the user reads instead of the device's
+ * @cmd_shadow_valid: @cmd_shadow is in force (until the next doorbell)
+ * @pending_irq: interrupt bits a load staged, raised on return to RUNNING
+ * @last: the snapshot last emitted in the current saving session
+ * @staged: the state a resuming session staged
+ * @staged_valid: @staged holds a STATE record
+ */
+struct edu_dev {
+	u32 id;
+	bool dma_tainted;
+	u64 held_cmd;
+	u64 cmd_shadow;
+	bool cmd_shadow_valid;
+	u32 pending_irq;
+	struct edu_state last;
+	struct edu_state staged;
+	bool staged_valid;
+};
+
+static bool edu_match(struct pci_dev *pdev)
+{
+	return pdev->vendor == LIVEMIG_VENDOR_QEMU && pdev->device == 0x11e8;
+}
+
+static bool edu_stopped(struct livemig_device *ld)
+{
+	switch (livemig_state(ld)) {
+	case VFIO_DEVICE_STATE_STOP:
+	case VFIO_DEVICE_STATE_STOP_COPY:
+	case VFIO_DEVICE_STATE_RESUMING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool edu_quiesced(struct livemig_device *ld)
+{
+	enum vfio_device_mig_state s = livemig_state(ld);
+
+	return s == VFIO_DEVICE_STATE_RUNNING_P2P ||
+	       s == VFIO_DEVICE_STATE_PRE_COPY_P2P || edu_stopped(ld);
+}
+
+/* Wait, bounded, until the device has no DMA and (@fact) no factorial. */
+static int edu_wait_idle(struct livemig_device *ld, bool fact)
+{
+	ktime_t end = ktime_add_ms(ktime_get(), EDU_WAIT_MS);
+	u64 cmd;
+	u32 st;
+	int ret;
+
+	for (;;) {
+		ret = livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD, &cmd);
+		if (!ret)
+			ret = livemig_hw_read32(ld, EDU_BAR, EDU_REG_STATUS, &st);
+		if (ret)
+			return ret;
+		if (!(cmd & EDU_DMA_RUN) &&
+		    (!fact || !(st & EDU_STATUS_COMPUTING)))
+			return 0;
+		if (ktime_after(ktime_get(), end)) {
+			pci_warn(livemig_pdev(ld),
+				 "livemig: edu still busy after %d ms\n",
+				 EDU_WAIT_MS);
+			return -ETIMEDOUT;
+		}
+		usleep_range(1000, 2000);
+	}
+}
+
+static int edu_open(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	memset(ed, 0, sizeof(*ed));
+	return livemig_hw_read32(ld, EDU_BAR, EDU_REG_ID, &ed->id);
+}
+
+static int edu_bar_read(struct livemig_device *ld, int bar, u64 off,
+			u64 *val, int size)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u64 v;
+
+	if (off == EDU_REG_DMA_CMD && (size == 4 || size == 8) &&
+	    (ed->held_cmd || ed->cmd_shadow_valid)) {
+		v = ed->held_cmd ? ed->held_cmd : ed->cmd_shadow;
+		*val = size == 4 ? (u32)v : v;
+		return 0;
+	}
+	/* Staged interrupt bits read as pending before they are raised. */
+	if (off == EDU_REG_IRQ_STATUS && size == 4 && ed->pending_irq) {
+		u32 irq;
+		int ret = livemig_hw_read32(ld, bar, off, &irq);
+
+		*val = irq | ed->pending_irq;
+		return ret;
+	}
+	return LIVEMIG_PASS;
+}
+
+static int edu_bar_write(struct livemig_device *ld, int bar, u64 off,
+			 u64 val, int size)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	bool dma_reg = off >= EDU_REG_DMA_SRC && off <= EDU_REG_DMA_CMD &&
+		       (size == 4 || size == 8);
+
+	if (edu_stopped(ld))
+		return -EBUSY;
+	if (!dma_reg)
+		return LIVEMIG_PASS;
+	/* While a doorbell is held the device counts as running a DMA. */
+	if (ed->held_cmd)
+		return 0;
+	if (off != EDU_REG_DMA_CMD || !(val & EDU_DMA_RUN))
+		return LIVEMIG_PASS;
+	if (!(val & EDU_DMA_TO_RAM))
+		ed->dma_tainted = true;
+	ed->cmd_shadow_valid = false;
+	if (edu_quiesced(ld)) {
+		ed->held_cmd = size == 4 ? (u32)val : val;
+		return 0;
+	}
+	return LIVEMIG_PASS;
+}
+
+static int edu_quiesce(struct livemig_device *ld)
+{
+	return edu_wait_idle(ld, false);
+}
+
+static int edu_unquiesce(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	int ret = 0;
+
+	if (ed->held_cmd) {
+		ret = livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_CMD,
+					 ed->held_cmd);
+		if (ret)
+			return ret;
+		if (!(ed->held_cmd & EDU_DMA_TO_RAM))
+			ed->dma_tainted = true;
+		ed->held_cmd = 0;
+	}
+	if (ed->pending_irq) {
+		ret = livemig_hw_write32(ld, EDU_BAR, EDU_REG_IRQ_RAISE,
+					 ed->pending_irq);
+		ed->pending_irq = 0;
+	}
+	return ret;
+}
+
+static int edu_stop(struct livemig_device *ld)
+{
+	return edu_wait_idle(ld, true);
+}
+
+static int edu_save_check(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	if (!ed->dma_tainted)
+		return 0;
+	pci_warn_once(livemig_pdev(ld),
+		      "livemig: edu DMA buffer was written by RAM->edu DMA; its contents cannot be saved\n");
+	return -EOPNOTSUPP;
+}
+
+static int edu_identity(struct livemig_device *ld, u8 *blob, u32 max)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	if (max < 4)
+		return -EINVAL;
+	lm_put32(blob, ed->id);
+	return 4;
+}
+
+static int edu_snapshot(struct livemig_device *ld, struct edu_state *s)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u32 irq;
+	int ret;
+
+	ret = livemig_hw_read32(ld, EDU_BAR, EDU_REG_LIVENESS, &s->liveness);
+	ret = ret ?: livemig_hw_read32(ld, EDU_BAR, EDU_REG_FACT, &s->fact);
+	ret = ret ?: livemig_hw_read32(ld, EDU_BAR, EDU_REG_STATUS, &s->status);
+	ret = ret ?: livemig_hw_read32(ld, EDU_BAR, EDU_REG_IRQ_STATUS, &irq);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_SRC,
+				       &s->dma_src);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_DST,
+				       &s->dma_dst);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CNT,
+				       &s->dma_cnt);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD,
+				       &s->dma_cmd);
+	if (ret)
+		return ret;
+	s->irq_status = irq | ed->pending_irq;
+	if (ed->cmd_shadow_valid)
+		s->dma_cmd = ed->cmd_shadow;
+	s->held_cmd = ed->held_cmd;
+	return 0;
+}
+
+static void edu_encode(u8 *p, const struct edu_state *s)
+{
+	lm_put32(p, s->liveness);
+	lm_put32(p + 4, s->fact);
+	lm_put32(p + 8, s->status);
+	lm_put32(p + 12, s->irq_status);
+	lm_put64(p + 16, s->dma_src);
+	lm_put64(p + 24, s->dma_dst);
+	lm_put64(p + 32, s->dma_cnt);
+	lm_put64(p + 40, s->dma_cmd);
+	lm_put64(p + 48, s->held_cmd);
+	lm_put64(p + 56, 0);
+}
+
+static int edu_save(struct livemig_device *ld, struct livemig_save *save,
+		    enum livemig_save_phase phase)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u8 buf[EDU_STATE_LEN];
+	struct edu_state s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	ret = edu_snapshot(ld, &s);
+	if (ret)
+		return ret;
+	if (phase == LIVEMIG_SAVE_DIRTY && !memcmp(&s, &ed->last, sizeof(s)))
+		return 0;
+	ed->last = s;
+	edu_encode(buf, &s);
+	return livemig_emit(save, LM_REC_STATE, buf, sizeof(buf));
+}
+
+static size_t edu_state_size(struct livemig_device *ld)
+{
+	return LM_REC_HDR_LEN + EDU_STATE_LEN;
+}
+
+static int edu_check_identity(struct livemig_device *ld,
+			      const struct lm_identity *id,
+			      const u8 *blob, u32 len)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	if (len != 4 || lm_get32(blob) != ed->id)
+		return -LM_EINCOMPAT;
+	return 0;
+}
+
+static void edu_resume_begin(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	ed->staged_valid = false;
+}
+
+/* Structural checks only: PRE_COPY snapshots may catch transient states. */
+static int edu_stage(struct livemig_device *ld, u16 type, const u8 *p,
+		     u32 len)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	struct edu_state *s = &ed->staged;
+
+	if (type != LM_REC_STATE || len != EDU_STATE_LEN ||
+	    lm_get64(p + 56))
+		return -LM_ECORRUPT;
+	s->liveness = lm_get32(p);
+	s->fact = lm_get32(p + 4);
+	s->status = lm_get32(p + 8);
+	s->irq_status = lm_get32(p + 12);
+	s->dma_src = lm_get64(p + 16);
+	s->dma_dst = lm_get64(p + 24);
+	s->dma_cnt = lm_get64(p + 32);
+	s->dma_cmd = lm_get64(p + 40);
+	s->held_cmd = lm_get64(p + 48);
+	ed->staged_valid = true;
+	return 0;
+}
+
+/* The k with k! == @fact (mod 2^32), or -1 if the device cannot hold it. */
+static int edu_fact_inverse(u32 fact)
+{
+	u32 f = 1;
+	int k;
+
+	for (k = 0; k <= EDU_FACT_MAX_K; k++) {
+		if (k)
+			f *= k;
+		if (f == fact)
+			return k;
+	}
+	return -1;
+}
+
+static int edu_write_fact(struct livemig_device *ld, u32 k)
+{
+	int ret;
+
+	ret = livemig_hw_write32(ld, EDU_BAR, EDU_REG_FACT, k);
+	return ret ?: edu_wait_idle(ld, true);
+}
+
+/*
+ * Put @s into the device without an interrupt or a DMA the source never
+ * issued: IRQFACT stays off while the factorial is recomputed, interrupt
+ * bits are only acked here (raising waits for RUNNING), the DMA command
+ * is shadowed rather than written.
+ */
+static int edu_apply(struct livemig_device *ld, const struct edu_state *s,
+		     int k)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u32 irq;
+	u64 cmd;
+	int ret;
+
+	ret = edu_wait_idle(ld, true);
+	ret = ret ?: livemig_hw_write32(ld, EDU_BAR, EDU_REG_STATUS, 0);
+	ret = ret ?: edu_write_fact(ld, k);
+	ret = ret ?: livemig_hw_write32(ld, EDU_BAR, EDU_REG_LIVENESS,
+					~s->liveness);
+	ret = ret ?: livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_SRC,
+					s->dma_src);
+	ret = ret ?: livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_DST,
+					s->dma_dst);
+	ret = ret ?: livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_CNT,
+					s->dma_cnt);
+	ret = ret ?: livemig_hw_write32(ld, EDU_BAR, EDU_REG_STATUS,
+					s->status & EDU_STATUS_IRQFACT);
+	ret = ret ?: livemig_hw_read32(ld, EDU_BAR, EDU_REG_IRQ_STATUS, &irq);
+	if (!ret && (irq & ~s->irq_status))
+		ret = livemig_hw_write32(ld, EDU_BAR, EDU_REG_IRQ_ACK,
+					 irq & ~s->irq_status);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD, &cmd);
+	if (ret)
+		return ret;
+	ed->pending_irq = s->irq_status & ~irq;
+	ed->cmd_shadow = s->dma_cmd;
+	ed->cmd_shadow_valid = cmd != s->dma_cmd;
+	ed->held_cmd = s->held_cmd;
+	return 0;
+}
+
+static int edu_load(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	const struct edu_state *s = &ed->staged;
+	int k;
+
+	/* Validate everything before the first register is touched. */
+	if (!ed->staged_valid)
+		return -LM_ECORRUPT;
+	k = edu_fact_inverse(s->fact);
+	if (k < 0 || (s->status & ~EDU_STATUS_IRQFACT) ||
+	    (s->dma_cmd & EDU_DMA_RUN) ||
+	    (s->held_cmd && !(s->held_cmd & EDU_DMA_RUN)))
+		return -LM_ECORRUPT;
+	return edu_apply(ld, s, k);
+}
+
+static int edu_reset(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	struct edu_state zero = {};
+	int ret;
+
+	ed->held_cmd = 0;
+	ed->pending_irq = 0;
+	ed->cmd_shadow_valid = false;
+	ret = edu_apply(ld, &zero, EDU_FACT_MAX_K);
+	ed->pending_irq = 0;
+	return ret;
+}
+
+const struct livemig_engine edu_engine = {
+	.name = "edu",
+	.engine_id = EDU_ENGINE_ID,
+	.version = EDU_ENGINE_VERSION,
+	.max_record = 1024,
+	.trapped_bars = BIT(EDU_BAR),
+	.priv_size = sizeof(struct edu_dev),
+	.match = edu_match,
+	.open = edu_open,
+	.bar_read = edu_bar_read,
+	.bar_write = edu_bar_write,
+	.quiesce = edu_quiesce,
+	.unquiesce = edu_unquiesce,
+	.stop = edu_stop,
+	.save_check = edu_save_check,
+	.identity = edu_identity,
+	.save = edu_save,
+	.state_size = edu_state_size,
+	.check_identity = edu_check_identity,
+	.resume_begin = edu_resume_begin,
+	.stage = edu_stage,
+	.load = edu_load,
+	.reset = edu_reset,
+};

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Engine objects, one line each.  Only src/engines/engines.c uses this.
+ */
+#ifndef LIVEMIG_ENGINES_H
+#define LIVEMIG_ENGINES_H
+
+#include "livemig/engine.h"
+
+extern const struct livemig_engine edu_engine;
+
+#endif /* LIVEMIG_ENGINES_H */

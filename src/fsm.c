@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * livemig migration FSM: the vfio_migration_ops.
+ *
+ * A requested state is reached by walking single arcs chosen by the vfio
+ * core's vfio_mig_get_next_state(); this file implements each arc the
+ * core's table can ask for with STOP_COPY, P2P and PRE_COPY, and nothing
+ * else.  The walk stops at the first failing arc, leaving the device in
+ * the last state it fully reached, or in ERROR when an arc could not be
+ * undone (a failed resume).
+ */
+#include <linux/file.h>
+#include <linux/module.h>
+
+#include "livemig.h"
+
+static bool precopy = true;
+module_param(precopy, bool, 0444);
+MODULE_PARM_DESC(precopy,
+		 "Offer PRE_COPY (default on); off saves state only in STOP_COPY");
+
+/**
+ * livemig_precopy_enabled() - does this module offer PRE_COPY?
+ *
+ * Return: the value of the "precopy" module parameter.
+ */
+bool livemig_precopy_enabled(void)
+{
+	return precopy;
+}
+
+/**
+ * livemig_reset_state_locked() - end all sessions, back to RUNNING
+ * @ld: the device, state_mutex held
+ *
+ * Used by reset, close and the deferred reset of reset_done.
+ */
+void livemig_reset_state_locked(struct livemig_device *ld)
+{
+	if (ld->saving)
+		livemig_file_disable_locked(ld->saving);
+	if (ld->resuming)
+		livemig_file_disable_locked(ld->resuming);
+	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+}
+
+static int livemig_call(struct livemig_device *ld,
+			int (*op)(struct livemig_device *ld))
+{
+	int ret;
+
+	if (!op)
+		return 0;
+	ret = livemig_hw_begin(ld);
+	if (ret)
+		return ret;
+	ret = op(ld);
+	livemig_hw_end(ld);
+	return ret;
+}
+
+static struct file *livemig_start_saving(struct livemig_device *ld,
+					 bool precopy_phase)
+{
+	struct livemig_file *migf;
+
+	migf = livemig_file_create(ld, true);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	/* Failures to produce data stick to the FD; the arc still succeeds. */
+	livemig_save_start_locked(migf, precopy_phase);
+	ld->saving = migf;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+static struct file *livemig_start_resuming(struct livemig_device *ld)
+{
+	struct livemig_file *migf;
+
+	migf = livemig_file_create(ld, false);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	if (ld->engine->resume_begin)
+		ld->engine->resume_begin(ld);
+	ld->resuming = migf;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+static void livemig_end_saving(struct livemig_device *ld)
+{
+	if (ld->saving)
+		livemig_file_disable_locked(ld->saving);
+}
+
+static int livemig_finish_resuming(struct livemig_device *ld)
+{
+	int ret = -EINVAL;
+
+	if (ld->resuming) {
+		ret = livemig_resume_finish_locked(ld->resuming);
+		livemig_file_disable_locked(ld->resuming);
+	}
+	if (ret)
+		ld->mig_state = VFIO_DEVICE_STATE_ERROR;
+	return ret;
+}
+
+/* PRE_COPY_P2P -> STOP_COPY: stop, then finish the stream on the same FD. */
+static int livemig_precopy_to_stop_copy(struct livemig_device *ld)
+{
+	int ret;
+
+	ret = livemig_call(ld, ld->engine->stop);
+	if (ret)
+		return ret;
+	if (ld->saving)
+		livemig_save_locked(ld->saving, LIVEMIG_SAVE_FINAL);
+	return 0;
+}
+
+#define ARC(a, b)	((a) << 8 | (b))
+
+static struct file *livemig_step(struct livemig_device *ld,
+				 enum vfio_device_mig_state next)
+{
+	const struct livemig_engine *e = ld->engine;
+	int ret;
+
+	switch (ARC(ld->mig_state, next)) {
+	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P):
+	case ARC(VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P):
+		ret = livemig_call(ld, e->quiesce);
+		break;
+	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_RUNNING):
+	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_PRE_COPY):
+		ret = livemig_call(ld, e->unquiesce);
+		break;
+	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_STOP):
+		ret = livemig_call(ld, e->stop);
+		break;
+	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING_P2P):
+		ret = livemig_call(ld, e->start);
+		break;
+	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY):
+	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY_P2P):
+		return livemig_start_saving(ld, true);
+	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_STOP_COPY):
+		return livemig_start_saving(ld, false);
+	case ARC(VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_RUNNING):
+	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_RUNNING_P2P):
+	case ARC(VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_STOP):
+		livemig_end_saving(ld);
+		ret = 0;
+		break;
+	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_STOP_COPY):
+		ret = livemig_precopy_to_stop_copy(ld);
+		break;
+	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING):
+		return livemig_start_resuming(ld);
+	case ARC(VFIO_DEVICE_STATE_RESUMING, VFIO_DEVICE_STATE_STOP):
+		ret = livemig_finish_resuming(ld);
+		break;
+	default:
+		/* vfio_mig_get_next_state() never asks for another arc. */
+		ret = -EINVAL;
+		break;
+	}
+	return ret ? ERR_PTR(ret) : NULL;
+}
+
+static struct file *livemig_set_state(struct vfio_device *vdev,
+				      enum vfio_device_mig_state new_state)
+{
+	struct livemig_device *ld = to_ld(vdev);
+	enum vfio_device_mig_state next;
+	struct file *res = NULL;
+	int ret;
+
+	livemig_lock(ld);
+	while (ld->mig_state != new_state) {
+		ret = vfio_mig_get_next_state(vdev, ld->mig_state, new_state,
+					      &next);
+		if (ret) {
+			res = ERR_PTR(ret);
+			break;
+		}
+		res = livemig_step(ld, next);
+		if (IS_ERR(res))
+			break;
+		ld->mig_state = next;
+		/* Only the last arc of a walk may open a session. */
+		if (res && ld->mig_state != new_state) {
+			fput(res);
+			res = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+	livemig_unlock(ld);
+	return res;
+}
+
+static int livemig_get_state(struct vfio_device *vdev,
+			     enum vfio_device_mig_state *state)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	livemig_lock(ld);
+	*state = ld->mig_state;
+	livemig_unlock(ld);
+	return 0;
+}
+
+static int livemig_get_data_size(struct vfio_device *vdev,
+				 unsigned long *stop_copy_length)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	livemig_lock(ld);
+	*stop_copy_length = livemig_stop_copy_size(ld);
+	livemig_unlock(ld);
+	return 0;
+}
+
+const struct vfio_migration_ops livemig_mig_ops = {
+	.migration_set_state = livemig_set_state,
+	.migration_get_state = livemig_get_state,
+	.migration_get_data_size = livemig_get_data_size,
+};

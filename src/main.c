@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * livemig-vfio-pci: a vfio-pci variant driver that gives PCI functions
+ * live migration through the VFIO migration protocol v2.
+ *
+ * This file is the PCI and vfio_device glue: probe/remove, open/close,
+ * the ioctl, read/write and mmap wrappers that route trapped BARs to the
+ * engine, reset (including the deferred reset of reset_done) and the
+ * hardware access helpers engines use.  The FSM lives in fsm.c, the data
+ * FD in migf.c, the wire format in stream.c.
+ */
+#include <linux/io.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "livemig.h"
+
+/**
+ * livemig_lock() - take the device's state_mutex
+ * @ld: the device
+ */
+void livemig_lock(struct livemig_device *ld)
+{
+	mutex_lock(&ld->state_mutex);
+}
+
+/**
+ * livemig_unlock() - release state_mutex, first running a reset that
+ * reset_done deferred because the mutex was busy
+ * @ld: the device
+ *
+ * The reset is done under the mutex, so that no FSM step sees it half
+ * way; the loop catches a reset that arrives while this one is handled.
+ */
+void livemig_unlock(struct livemig_device *ld)
+{
+again:
+	spin_lock(&ld->reset_lock);
+	if (ld->deferred_reset) {
+		ld->deferred_reset = false;
+		spin_unlock(&ld->reset_lock);
+		livemig_reset_state_locked(ld);
+		goto again;
+	}
+	mutex_unlock(&ld->state_mutex);
+	spin_unlock(&ld->reset_lock);
+}
+
+/* Engine services. */
+
+/**
+ * livemig_priv() - the engine's private data of a device
+ * @ld: the device
+ *
+ * Return: @ld's engine private area (engine->priv_size bytes, zeroed at
+ * probe).
+ */
+void *livemig_priv(struct livemig_device *ld)
+{
+	return ld->priv;
+}
+
+/**
+ * livemig_pdev() - the PCI function of a device
+ * @ld: the device
+ *
+ * Return: the pci_dev.
+ */
+struct pci_dev *livemig_pdev(struct livemig_device *ld)
+{
+	return ld->core.pdev;
+}
+
+/**
+ * livemig_state() - current migration state; call with state_mutex held
+ * @ld: the device
+ *
+ * Return: the state.
+ */
+enum vfio_device_mig_state livemig_state(struct livemig_device *ld)
+{
+	return ld->mig_state;
+}
+
+/* The function is in a power state where its BARs respond (not D3). */
+static bool livemig_powered(struct pci_dev *pdev)
+{
+	return (__force int)pdev->current_state < (__force int)PCI_D3hot;
+}
+
+/**
+ * livemig_hw_begin() - make the device's BARs accessible to the engine
+ * @ld: the device, state_mutex held
+ *
+ * Takes vfio's memory_lock for write, so no user access or mmap fault runs
+ * meanwhile, and turns memory decode on if the user left it off; the
+ * command register is restored by livemig_hw_end().
+ *
+ * Return: 0, or -EIO if the function is in a low power state.
+ */
+int livemig_hw_begin(struct livemig_device *ld)
+{
+	struct pci_dev *pdev = ld->core.pdev;
+
+	down_write(&ld->core.memory_lock);
+	if (!livemig_powered(pdev)) {
+		up_write(&ld->core.memory_lock);
+		return -EIO;
+	}
+	pci_read_config_word(pdev, PCI_COMMAND, &ld->hw_cmd);
+	ld->hw_forced = !(ld->hw_cmd & PCI_COMMAND_MEMORY);
+	if (ld->hw_forced)
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      ld->hw_cmd | PCI_COMMAND_MEMORY);
+	return 0;
+}
+
+/**
+ * livemig_hw_end() - undo livemig_hw_begin()
+ * @ld: the device
+ */
+void livemig_hw_end(struct livemig_device *ld)
+{
+	if (ld->hw_forced)
+		pci_write_config_word(ld->core.pdev, PCI_COMMAND, ld->hw_cmd);
+	up_write(&ld->core.memory_lock);
+}
+
+static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
+				    u64 off, int size)
+{
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !ld->core.barmap[bar] ||
+	    off + size > pci_resource_len(ld->core.pdev, bar))
+		return NULL;
+	return ld->core.barmap[bar] + off;
+}
+
+/**
+ * livemig_hw_read32() - read a 32-bit register of a trapped BAR
+ * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
+ * @bar: BAR index (in the engine's @trapped_bars)
+ * @off: offset in the BAR
+ * @val: the value read
+ *
+ * Return: 0 or -EINVAL for an access outside the BAR.
+ */
+int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, 4);
+
+	if (!io)
+		return -EINVAL;
+	*val = ioread32(io);
+	return 0;
+}
+
+/**
+ * livemig_hw_write32() - write a 32-bit register of a trapped BAR
+ * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
+ * @bar: BAR index
+ * @off: offset in the BAR
+ * @val: value to write
+ *
+ * Return: 0 or -EINVAL for an access outside the BAR.
+ */
+int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, 4);
+
+	if (!io)
+		return -EINVAL;
+	iowrite32(val, io);
+	return 0;
+}
+
+/**
+ * livemig_hw_read64() - read a 64-bit register of a trapped BAR
+ * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
+ * @bar: BAR index
+ * @off: offset in the BAR
+ * @val: the value read
+ *
+ * Return: 0 or -EINVAL for an access outside the BAR.
+ */
+int livemig_hw_read64(struct livemig_device *ld, int bar, u64 off, u64 *val)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, 8);
+
+	if (!io)
+		return -EINVAL;
+	*val = readq(io);
+	return 0;
+}
+
+/**
+ * livemig_hw_write64() - write a 64-bit register of a trapped BAR
+ * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
+ * @bar: BAR index
+ * @off: offset in the BAR
+ * @val: value to write
+ *
+ * Return: 0 or -EINVAL for an access outside the BAR.
+ */
+int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, 8);
+
+	if (!io)
+		return -EINVAL;
+	writeq(val, io);
+	return 0;
+}
+
+/* vfio_device_ops */
+
+static const struct livemig_engine *livemig_find_engine(struct pci_dev *pdev)
+{
+	const struct livemig_engine *const *e;
+
+	for (e = livemig_engines; *e; e++)
+		if (!(*e)->match || (*e)->match(pdev))
+			return *e;
+	return NULL;
+}
+
+static int livemig_init_dev(struct vfio_device *vdev)
+{
+	struct livemig_device *ld = to_ld(vdev);
+	struct pci_dev *pdev = to_pci_dev(vdev->dev);
+
+	ld->engine = livemig_find_engine(pdev);
+	if (!ld->engine)
+		return -ENODEV;
+	ld->priv = kzalloc(ld->engine->priv_size, GFP_KERNEL);
+	if (!ld->priv)
+		return -ENOMEM;
+	mutex_init(&ld->state_mutex);
+	spin_lock_init(&ld->reset_lock);
+	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+	if (livemig_precopy_enabled())
+		vdev->migration_flags |= VFIO_MIGRATION_PRE_COPY;
+	vdev->mig_ops = &livemig_mig_ops;
+	return vfio_pci_core_init_dev(vdev);
+}
+
+static void livemig_release_dev(struct vfio_device *vdev)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	mutex_destroy(&ld->state_mutex);
+	kfree(ld->priv);
+	vfio_pci_core_release_dev(vdev);
+}
+
+static int livemig_open_device(struct vfio_device *vdev)
+{
+	struct livemig_device *ld = to_ld(vdev);
+	const struct livemig_engine *e = ld->engine;
+	struct vfio_pci_core_device *core = &ld->core;
+	int bar, ret;
+
+	ret = vfio_pci_core_enable(core);
+	if (ret)
+		return ret;
+
+	for_each_set_bit(bar, &e->trapped_bars, PCI_STD_NUM_BARS) {
+		ret = vfio_pci_core_setup_barmap(core, bar);
+		if (ret)
+			goto err_disable;
+	}
+
+	livemig_lock(ld);
+	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	ret = livemig_hw_begin(ld);
+	if (!ret) {
+		ret = e->open ? e->open(ld) : 0;
+		livemig_hw_end(ld);
+	}
+	ld->open = !ret;
+	livemig_unlock(ld);
+	if (ret)
+		goto err_disable;
+
+	vfio_pci_core_finish_enable(core);
+	/* finish_enable decides what may be mmapped: never a trapped BAR. */
+	for_each_set_bit(bar, &e->trapped_bars, PCI_STD_NUM_BARS)
+		core->bar_mmap_supported[bar] = false;
+	return 0;
+
+err_disable:
+	vfio_pci_core_disable(core);
+	return ret;
+}
+
+static void livemig_close_device(struct vfio_device *vdev)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	livemig_lock(ld);
+	livemig_reset_state_locked(ld);
+	if (ld->engine->close)
+		ld->engine->close(ld);
+	ld->open = false;
+	livemig_unlock(ld);
+	vfio_pci_core_close_device(vdev);
+}
+
+/*
+ * VFIO_DEVICE_RESET for a function without a reset of its own: the engine
+ * puts it back to power-on state and the migration state to RUNNING.
+ */
+static int livemig_engine_reset(struct livemig_device *ld)
+{
+	int ret;
+
+	livemig_lock(ld);
+	ret = livemig_hw_begin(ld);
+	if (!ret) {
+		ret = ld->engine->reset(ld);
+		livemig_hw_end(ld);
+	}
+	livemig_reset_state_locked(ld);
+	livemig_unlock(ld);
+	return ret;
+}
+
+static bool livemig_engine_resets(struct livemig_device *ld)
+{
+	return ld->engine->reset && !ld->core.reset_works;
+}
+
+static long livemig_ioctl(struct vfio_device *vdev, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct livemig_device *ld = to_ld(vdev);
+	struct vfio_device_info __user *uinfo = (void __user *)arg;
+	u32 flags;
+	long ret;
+
+	switch (cmd) {
+	case VFIO_DEVICE_RESET:
+		if (livemig_engine_resets(ld))
+			return livemig_engine_reset(ld);
+		break;
+	case VFIO_DEVICE_GET_INFO:
+		ret = vfio_pci_core_ioctl(vdev, cmd, arg);
+		if (ret || !livemig_engine_resets(ld))
+			return ret;
+		/* Advertise the reset the engine provides. */
+		if (get_user(flags, &uinfo->flags))
+			return -EFAULT;
+		return put_user(flags | VFIO_DEVICE_FLAGS_RESET, &uinfo->flags);
+	}
+	return vfio_pci_core_ioctl(vdev, cmd, arg);
+}
+
+static bool livemig_trapped(struct livemig_device *ld, loff_t pos)
+{
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(pos);
+
+	return index < PCI_STD_NUM_BARS &&
+	       (ld->engine->trapped_bars & BIT(index));
+}
+
+/* vfio's test for user BAR access: memory decode on, function in D0. */
+static bool livemig_mem_enabled(struct livemig_device *ld)
+{
+	u16 cmd = le16_to_cpu(*(__le16 *)&ld->core.vconfig[PCI_COMMAND]);
+
+	return livemig_powered(ld->core.pdev) && (cmd & PCI_COMMAND_MEMORY);
+}
+
+static int livemig_hw_rw(struct livemig_device *ld, int bar, u64 off,
+			 u64 *val, int size, bool write)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, size);
+
+	if (!io)
+		return -EINVAL;
+	switch (size) {
+	case 1:
+		if (write)
+			iowrite8(*val, io);
+		else
+			*val = ioread8(io);
+		break;
+	case 2:
+		if (write)
+			iowrite16(*val, io);
+		else
+			*val = ioread16(io);
+		break;
+	case 4:
+		if (write)
+			iowrite32(*val, io);
+		else
+			*val = ioread32(io);
+		break;
+	default:
+		if (write)
+			writeq(*val, io);
+		else
+			*val = readq(io);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * One naturally aligned access of 1, 2, 4 or 8 bytes to a trapped BAR.
+ * The engine's hook runs under memory_lock (read), with memory decode
+ * known to be on, so it may use the livemig_hw_*() accessors itself.
+ */
+static int livemig_trapped_one(struct livemig_device *ld, int bar, u64 off,
+			       u64 *val, int size, bool write)
+{
+	const struct livemig_engine *e = ld->engine;
+	int ret = LIVEMIG_PASS;
+
+	down_read(&ld->core.memory_lock);
+	if (!livemig_mem_enabled(ld)) {
+		ret = -EIO;
+		goto out;
+	}
+	if (write && e->bar_write)
+		ret = e->bar_write(ld, bar, off, *val, size);
+	else if (!write && e->bar_read)
+		ret = e->bar_read(ld, bar, off, val, size);
+	if (ret == LIVEMIG_PASS)
+		ret = livemig_hw_rw(ld, bar, off, val, size, write);
+out:
+	up_read(&ld->core.memory_lock);
+	return ret;
+}
+
+static ssize_t livemig_trapped_rw(struct livemig_device *ld, char __user *buf,
+				  size_t count, loff_t *ppos, bool write)
+{
+	int bar = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	u64 off = *ppos & VFIO_PCI_OFFSET_MASK;
+	u64 len = pci_resource_len(ld->core.pdev, bar);
+	size_t done = 0;
+	int ret = 0;
+
+	if (off >= len)
+		return -EINVAL;
+	count = min_t(u64, count, len - off);
+
+	livemig_lock(ld);
+	if (!ld->core.barmap[bar]) {
+		ret = -EIO;
+		goto out;
+	}
+	while (done < count) {
+		u64 val = 0;
+		int size = 8;
+
+		while (size > 1 && ((off & (size - 1)) || count - done < size))
+			size >>= 1;
+		if (write && copy_from_user(&val, buf + done, size)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = livemig_trapped_one(ld, bar, off, &val, size, write);
+		if (ret)
+			break;
+		if (!write && copy_to_user(buf + done, &val, size)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += size;
+		off += size;
+	}
+out:
+	livemig_unlock(ld);
+	if (!done)
+		return ret;
+	*ppos += done;
+	return done;
+}
+
+static ssize_t livemig_read(struct vfio_device *vdev, char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	if (livemig_trapped(ld, *ppos))
+		return livemig_trapped_rw(ld, buf, count, ppos, false);
+	return vfio_pci_core_read(vdev, buf, count, ppos);
+}
+
+static ssize_t livemig_write(struct vfio_device *vdev, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	if (livemig_trapped(ld, *ppos))
+		return livemig_trapped_rw(ld, (char __user *)buf, count, ppos,
+					  true);
+	return vfio_pci_core_write(vdev, buf, count, ppos);
+}
+
+static int livemig_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct livemig_device *ld = to_ld(vdev);
+
+	if (livemig_trapped(ld, (loff_t)vma->vm_pgoff << PAGE_SHIFT))
+		return -EINVAL;
+	return vfio_pci_core_mmap(vdev, vma);
+}
+
+static const struct vfio_device_ops livemig_ops = {
+	.name = "livemig-vfio-pci",
+	.init = livemig_init_dev,
+	.release = livemig_release_dev,
+	.open_device = livemig_open_device,
+	.close_device = livemig_close_device,
+	.ioctl = livemig_ioctl,
+	.device_feature = vfio_pci_core_ioctl_feature,
+	.read = livemig_read,
+	.write = livemig_write,
+	.mmap = livemig_mmap,
+	.request = vfio_pci_core_request,
+	.match = vfio_pci_core_match,
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+};
+
+/* PCI driver */
+
+static int livemig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct livemig_device *ld;
+	int ret;
+
+	if (!livemig_find_engine(pdev))
+		return -ENODEV;
+
+	ld = vfio_alloc_device(livemig_device, core.vdev, &pdev->dev,
+			       &livemig_ops);
+	if (IS_ERR(ld))
+		return PTR_ERR(ld);
+
+	dev_set_drvdata(&pdev->dev, &ld->core);
+	ret = vfio_pci_core_register_device(&ld->core);
+	if (ret)
+		goto err_put;
+	pci_info(pdev, "livemig: %s engine\n", ld->engine->name);
+	return 0;
+
+err_put:
+	vfio_put_device(&ld->core.vdev);
+	return ret;
+}
+
+static void livemig_remove(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+
+	vfio_pci_core_unregister_device(core);
+	vfio_put_device(&core->vdev);
+}
+
+/*
+ * A reset of the function (FLR, bus reset) done by vfio-pci core under its
+ * memory_lock.  Taking state_mutex here would invert the lock order, so
+ * the reset is recorded and carried out by whoever holds the mutex.
+ */
+static void livemig_reset_done(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+	struct livemig_device *ld = container_of(core, struct livemig_device,
+						 core);
+
+	spin_lock(&ld->reset_lock);
+	ld->deferred_reset = true;
+	if (!mutex_trylock(&ld->state_mutex)) {
+		spin_unlock(&ld->reset_lock);
+		return;
+	}
+	spin_unlock(&ld->reset_lock);
+	livemig_unlock(ld);
+}
+
+static const struct pci_error_handlers livemig_err_handlers = {
+	.reset_done = livemig_reset_done,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
+
+static const struct pci_device_id livemig_pci_table[] = {
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(LIVEMIG_VENDOR_QEMU, 0x11e8) },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, livemig_pci_table);
+
+static struct pci_driver livemig_pci_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = livemig_pci_table,
+	.probe = livemig_probe,
+	.remove = livemig_remove,
+	.err_handler = &livemig_err_handlers,
+	.driver_managed_dma = true,
+};
+module_pci_driver(livemig_pci_driver);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vfio-pci variant driver with VFIO live migration");
+MODULE_IMPORT_NS(IOMMUFD);

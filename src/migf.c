@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * livemig data FD: one saving or resuming session of the migration
+ * protocol, as an anonymous-inode stream file.
+ *
+ * Saving: the core frames the stream (header, IDENTITY, END) and the
+ * engine fills in state records; read() hands bytes out in order.  In
+ * PRE_COPY the end of the produced data is temporary (ENOMSG); once the
+ * device is in STOP_COPY the stream is complete and the end permanent.
+ *
+ * Resuming: write() feeds an incremental parser in any segmentation; each
+ * checksummed record is staged by the engine without touching the device,
+ * and only RESUMING -> STOP, after the whole stream validated, loads it.
+ *
+ * The device holds a reference on the file while the session lasts; the
+ * file holds a reference on the device, so an FD that outlives the
+ * device's open, or its binding, only ever sees its own "disabled" flag.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "livemig.h"
+
+static const struct file_operations livemig_fops;
+
+/* Make room for @len more bytes at the end of the saving buffer. */
+static int livemig_buf_reserve(struct livemig_file *migf, size_t len)
+{
+	size_t used, cap;
+	u8 *nbuf;
+
+	/* Everything read already: start over at the front. */
+	if (migf->consumed == migf->produced)
+		migf->buf_start = migf->produced;
+	used = migf->produced - migf->buf_start;
+	if (used + len <= migf->cap)
+		return 0;
+
+	cap = max_t(size_t, PAGE_SIZE, 2 * (used + len));
+	nbuf = kvmalloc(cap, GFP_KERNEL_ACCOUNT);
+	if (!nbuf)
+		return -ENOMEM;
+	if (used)
+		memcpy(nbuf, migf->buf, used);
+	kvfree(migf->buf);
+	migf->buf = nbuf;
+	migf->cap = cap;
+	return 0;
+}
+
+static int livemig_append(struct livemig_file *migf, const void *data,
+			  size_t len)
+{
+	int ret = livemig_buf_reserve(migf, len);
+
+	if (ret)
+		return ret;
+	memcpy(migf->buf + (migf->produced - migf->buf_start), data, len);
+	migf->produced += len;
+	return 0;
+}
+
+/**
+ * livemig_emit() - append one record to a saving stream
+ * @s: the session, as handed to the engine's ->save
+ * @type: record type (enum lm_rec_type)
+ * @payload: the record's payload
+ * @len: its length, at most the engine's max_record
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
+		 u32 len)
+{
+	struct livemig_file *migf = s->migf;
+	u8 hdr[LM_REC_HDR_LEN];
+	int ret;
+
+	lm_encode_rec_hdr(hdr, type, payload, len);
+	ret = livemig_buf_reserve(migf, sizeof(hdr) + len);
+	if (ret)
+		return ret;
+	livemig_append(migf, hdr, sizeof(hdr));
+	return livemig_append(migf, payload, len);
+}
+
+/**
+ * livemig_stop_copy_size() - upper bound of a STOP_COPY stream
+ * @ld: the device, state_mutex held
+ *
+ * Return: header, IDENTITY, the engine's final state and END, in bytes.
+ */
+size_t livemig_stop_copy_size(struct livemig_device *ld)
+{
+	return LM_HDR_LEN + LM_REC_HDR_LEN + LM_IDENTITY_LEN +
+	       LIVEMIG_ID_BLOB_MAX + ld->engine->state_size(ld) +
+	       LM_REC_HDR_LEN;
+}
+
+/**
+ * livemig_save_locked() - have the engine emit state into a session
+ * @migf: a saving session, state_mutex held
+ * @phase: what to emit; LIVEMIG_SAVE_FINAL also closes the stream
+ *
+ * An error sticks to the FD: read() returns it from then on.
+ *
+ * Return: 0 or the error.
+ */
+int livemig_save_locked(struct livemig_file *migf,
+			enum livemig_save_phase phase)
+{
+	struct livemig_device *ld = migf->ld;
+	struct livemig_save s = { .migf = migf };
+	int ret;
+
+	if (migf->err || migf->final)
+		return migf->err;
+	ret = livemig_hw_begin(ld);
+	if (!ret) {
+		ret = ld->engine->save(ld, &s, phase);
+		livemig_hw_end(ld);
+	}
+	if (!ret && phase == LIVEMIG_SAVE_FINAL) {
+		ret = livemig_emit(&s, LM_REC_END, NULL, 0);
+		migf->final = !ret;
+	}
+	if (ret)
+		migf->err = ret;
+	wake_up_interruptible(&migf->wq);
+	return ret;
+}
+
+static int livemig_emit_identity(struct livemig_file *migf)
+{
+	struct livemig_device *ld = migf->ld;
+	struct pci_dev *pdev = ld->core.pdev;
+	struct livemig_save s = { .migf = migf };
+	struct lm_identity id = {
+		.vendor = pdev->vendor,
+		.device = pdev->device,
+		.subsys_vendor = pdev->subsystem_vendor,
+		.subsys_device = pdev->subsystem_device,
+		.class_rev = pdev->class << 8 | pdev->revision,
+		.engine_version = ld->engine->version,
+	};
+	u8 *payload;
+	int ret;
+
+	payload = kzalloc(LM_IDENTITY_LEN + LIVEMIG_ID_BLOB_MAX, GFP_KERNEL);
+	if (!payload)
+		return -ENOMEM;
+	ret = livemig_hw_begin(ld);
+	if (ret)
+		goto out;
+	ret = ld->engine->identity(ld, payload + LM_IDENTITY_LEN,
+				   LIVEMIG_ID_BLOB_MAX);
+	livemig_hw_end(ld);
+	if (ret < 0)
+		goto out;
+	id.blob_len = ret;
+	lm_encode_identity(payload, &id);
+	ret = livemig_emit(&s, LM_REC_IDENTITY, payload,
+			   LM_IDENTITY_LEN + id.blob_len);
+out:
+	kfree(payload);
+	return ret;
+}
+
+/**
+ * livemig_save_start_locked() - produce the opening of a saving stream
+ * @migf: a new saving session, state_mutex held
+ * @precopy: the session starts in PRE_COPY (else in STOP_COPY)
+ *
+ * PRE_COPY: header, IDENTITY and the engine's initial snapshot, which
+ * together are the "initial bytes" of VFIO_MIG_GET_PRECOPY_INFO.
+ * STOP_COPY: the whole stream.
+ *
+ * Return: 0 or the error that now sticks to the FD.
+ */
+int livemig_save_start_locked(struct livemig_file *migf, bool precopy)
+{
+	u8 hdr[LM_HDR_LEN];
+	int ret;
+
+	lm_encode_header(hdr, migf->ld->engine->engine_id);
+	ret = livemig_append(migf, hdr, sizeof(hdr));
+	if (!ret)
+		ret = livemig_emit_identity(migf);
+	if (ret) {
+		migf->err = ret;
+		return ret;
+	}
+	ret = livemig_save_locked(migf, precopy ? LIVEMIG_SAVE_INITIAL :
+					LIVEMIG_SAVE_FINAL);
+	migf->initial_end = migf->produced;
+	return ret;
+}
+
+/**
+ * livemig_file_create() - open a session and its FD
+ * @ld: the device, state_mutex held
+ * @saving: saving (read-only FD) or resuming (write-only FD)
+ *
+ * Return: the session, or an ERR_PTR.
+ */
+struct livemig_file *livemig_file_create(struct livemig_device *ld,
+					 bool saving)
+{
+	const struct livemig_engine *e = ld->engine;
+	struct livemig_file *migf;
+	int ret = -ENOMEM;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	migf->ld = ld;
+	migf->saving = saving;
+	init_waitqueue_head(&migf->wq);
+	if (!saving) {
+		migf->payload = kvmalloc(e->max_record, GFP_KERNEL_ACCOUNT);
+		migf->bounce = (u8 *)__get_free_page(GFP_KERNEL_ACCOUNT);
+		if (!migf->payload || !migf->bounce)
+			goto err_free;
+		lm_parser_init(&migf->parser, e->engine_id, migf->payload,
+			       e->max_record);
+	}
+	migf->filp = anon_inode_getfile("livemig_mig", &livemig_fops, migf,
+					saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(migf->filp)) {
+		ret = PTR_ERR(migf->filp);
+		goto err_free;
+	}
+	stream_open(migf->filp->f_inode, migf->filp);
+	get_device(&ld->core.vdev.device);
+	return migf;
+
+err_free:
+	free_page((unsigned long)migf->bounce);
+	kvfree(migf->payload);
+	kfree(migf);
+	return ERR_PTR(ret);
+}
+
+static void livemig_file_free_data(struct livemig_file *migf)
+{
+	kvfree(migf->buf);
+	migf->buf = NULL;
+	migf->cap = 0;
+	kvfree(migf->payload);
+	migf->payload = NULL;
+	free_page((unsigned long)migf->bounce);
+	migf->bounce = NULL;
+}
+
+/**
+ * livemig_file_disable_locked() - end a session
+ * @migf: the session, state_mutex held
+ *
+ * Further I/O on the FD fails with -ENODEV and poll reports an error.
+ * Drops the device's reference on the file.
+ */
+void livemig_file_disable_locked(struct livemig_file *migf)
+{
+	struct livemig_device *ld = migf->ld;
+
+	migf->disabled = true;
+	livemig_file_free_data(migf);
+	if (ld->saving == migf)
+		ld->saving = NULL;
+	if (ld->resuming == migf)
+		ld->resuming = NULL;
+	wake_up_interruptible(&migf->wq);
+	fput(migf->filp);
+}
+
+static ssize_t livemig_file_read(struct file *filp, char __user *buf,
+				 size_t len, loff_t *pos)
+{
+	struct livemig_file *migf = filp->private_data;
+	struct livemig_device *ld = migf->ld;
+	size_t avail;
+	ssize_t ret;
+
+	livemig_lock(ld);
+	if (migf->disabled) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = migf->err;
+	if (!ret && ld->engine->save_check)
+		ret = ld->engine->save_check(ld);
+	if (ret)
+		goto out;
+
+	avail = migf->produced - migf->consumed;
+	if (!avail) {
+		/* Temporary end in PRE_COPY, permanent once complete. */
+		ret = migf->final ? 0 : -ENOMSG;
+		goto out;
+	}
+	len = min(len, avail);
+	if (copy_to_user(buf, migf->buf + (migf->consumed - migf->buf_start),
+			 len)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	migf->consumed += len;
+	ret = len;
+out:
+	livemig_unlock(ld);
+	return ret;
+}
+
+static void livemig_reject(struct livemig_file *migf, int err)
+{
+	if (migf->rejected)
+		return;
+	migf->rejected = true;
+	dev_warn_ratelimited(&migf->ld->core.pdev->dev,
+			     "livemig: resume stream rejected near byte %llu: %s\n",
+			     migf->consumed,
+			     err == -LM_EINCOMPAT ? "incompatible source" :
+			     err == -LM_ECORRUPT ? "corrupt or truncated" :
+			     "cannot stage");
+}
+
+static int livemig_check_identity(struct livemig_device *ld,
+				  const u8 *payload, u32 len)
+{
+	const struct livemig_engine *e = ld->engine;
+	struct pci_dev *pdev = ld->core.pdev;
+	struct lm_identity id;
+	int ret;
+
+	ret = lm_decode_identity(payload, len, &id);
+	if (ret)
+		return ret;
+	if (id.vendor != pdev->vendor || id.device != pdev->device ||
+	    id.subsys_vendor != pdev->subsystem_vendor ||
+	    id.subsys_device != pdev->subsystem_device ||
+	    id.class_rev != (pdev->class << 8 | pdev->revision) ||
+	    id.engine_version != e->version)
+		return -LM_EINCOMPAT;
+	if (!e->check_identity)
+		return 0;
+	return e->check_identity(ld, &id, payload + LM_IDENTITY_LEN,
+				 id.blob_len);
+}
+
+static int livemig_stage_record(void *ctx, u16 type, const u8 *payload,
+				u32 len)
+{
+	struct livemig_device *ld = ctx;
+
+	if (type == LM_REC_IDENTITY)
+		return livemig_check_identity(ld, payload, len);
+	return ld->engine->stage(ld, type, payload, len);
+}
+
+static ssize_t livemig_file_write(struct file *filp, const char __user *buf,
+				  size_t len, loff_t *pos)
+{
+	struct livemig_file *migf = filp->private_data;
+	struct livemig_device *ld = migf->ld;
+	size_t done = 0, n;
+	ssize_t ret = 0;
+
+	livemig_lock(ld);
+	if (migf->disabled) {
+		ret = -ENODEV;
+		goto out;
+	}
+	while (done < len) {
+		n = min_t(size_t, len - done, PAGE_SIZE);
+		if (copy_from_user(migf->bounce, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = lm_parser_feed(&migf->parser, migf->bounce, n,
+				     livemig_stage_record, ld);
+		if (ret) {
+			livemig_reject(migf, ret);
+			break;
+		}
+		done += n;
+		migf->consumed += n;
+	}
+out:
+	livemig_unlock(ld);
+	return ret ? ret : done;
+}
+
+/**
+ * livemig_resume_finish_locked() - RESUMING -> STOP: load what was staged
+ * @migf: the resuming session, state_mutex held
+ *
+ * Return: 0 once the engine loaded a complete, valid stream; else the
+ * error (the caller puts the device in ERROR).
+ */
+int livemig_resume_finish_locked(struct livemig_file *migf)
+{
+	struct livemig_device *ld = migf->ld;
+	int ret;
+
+	ret = lm_parser_finish(&migf->parser);
+	if (ret) {
+		livemig_reject(migf, ret);
+		return ret;
+	}
+	ret = livemig_hw_begin(ld);
+	if (ret)
+		return ret;
+	ret = ld->engine->load(ld);
+	livemig_hw_end(ld);
+	if (ret)
+		dev_warn_ratelimited(&ld->core.pdev->dev,
+				     "livemig: loading device state failed: %d\n",
+				     ret);
+	return ret;
+}
+
+static long livemig_precopy_info(struct livemig_file *migf,
+				 struct vfio_precopy_info __user *uarg)
+{
+	const size_t minsz = offsetofend(struct vfio_precopy_info,
+					 dirty_bytes);
+	struct livemig_device *ld = migf->ld;
+	struct vfio_precopy_info info;
+	long ret = 0;
+
+	if (copy_from_user(&info, uarg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.flags)
+		return -EINVAL;
+
+	livemig_lock(ld);
+	if (migf->disabled || !migf->saving || ld->saving != migf ||
+	    (ld->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+	     ld->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Look for changes since the last snapshot; they become dirty bytes. */
+	livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
+	info.initial_bytes = migf->initial_end > migf->consumed ?
+			     migf->initial_end - migf->consumed : 0;
+	info.dirty_bytes = migf->produced -
+			   max(migf->consumed, migf->initial_end);
+	info.flags = 0;
+out:
+	livemig_unlock(ld);
+	if (!ret && copy_to_user(uarg, &info, minsz))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
+			       unsigned long arg)
+{
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	return livemig_precopy_info(filp->private_data, (void __user *)arg);
+}
+
+static __poll_t livemig_file_poll(struct file *filp,
+				  struct poll_table_struct *wait)
+{
+	struct livemig_file *migf = filp->private_data;
+	struct livemig_device *ld = migf->ld;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->wq, wait);
+	livemig_lock(ld);
+	if (migf->disabled)
+		mask = EPOLLERR;
+	else if (!migf->saving)
+		mask = EPOLLOUT | EPOLLWRNORM;
+	else if (migf->err)
+		mask = EPOLLIN | EPOLLRDNORM | EPOLLERR;
+	else if (migf->produced > migf->consumed || migf->final)
+		mask = EPOLLIN | EPOLLRDNORM;
+	livemig_unlock(ld);
+	return mask;
+}
+
+static int livemig_file_release(struct inode *inode, struct file *filp)
+{
+	struct livemig_file *migf = filp->private_data;
+	struct livemig_device *ld = migf->ld;
+
+	/* Sessions hold a file reference: this one has ended already. */
+	livemig_lock(ld);
+	livemig_file_free_data(migf);
+	livemig_unlock(ld);
+	put_device(&ld->core.vdev.device);
+	kfree(migf);
+	return 0;
+}
+
+static const struct file_operations livemig_fops = {
+	.owner = THIS_MODULE,
+	.read = livemig_file_read,
+	.write = livemig_file_write,
+	.poll = livemig_file_poll,
+	.unlocked_ioctl = livemig_file_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = livemig_file_release,
+};
