@@ -92,11 +92,11 @@ struct livemig_device {
 	struct vfio_pci_core_device core;
 	const struct livemig_engine *engine;
 	void *priv;
-	struct mutex state_mutex;
+	struct mutex state_mutex;	/* see above: the FSM lock */
 	enum vfio_device_mig_state mig_state;
 	struct livemig_file *saving;
 	struct livemig_file *resuming;
-	spinlock_t reset_lock;
+	spinlock_t reset_lock;		/* protects deferred_reset */
 	bool deferred_reset;
 	u16 hw_cmd;
 	bool hw_forced;

@@ -159,7 +159,9 @@ static int lm_check_rec_hdr(struct lm_parser *p)
 	if (p->rec_len > p->max_payload)
 		return -LM_ECORRUPT;
 	/* The identity must come first, and only once. */
-	if ((p->nrecords == 0) != (p->rec_type == LM_REC_IDENTITY))
+	if (!p->nrecords && p->rec_type != LM_REC_IDENTITY)
+		return -LM_ECORRUPT;
+	if (p->nrecords && p->rec_type == LM_REC_IDENTITY)
 		return -LM_ECORRUPT;
 	return 0;
 }
