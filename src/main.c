@@ -600,7 +600,7 @@ static const struct pci_device_id livemig_pci_table[] = {
 MODULE_DEVICE_TABLE(pci, livemig_pci_table);
 
 static struct pci_driver livemig_pci_driver = {
-	.name = KBUILD_MODNAME,
+	.name = "livemig-vfio-pci",
 	.id_table = livemig_pci_table,
 	.probe = livemig_probe,
 	.remove = livemig_remove,
