@@ -63,13 +63,21 @@ static struct file *livemig_start_saving(struct livemig_device *ld,
 					 bool precopy_phase)
 {
 	struct livemig_file *migf;
+	int ret;
 
 	migf = livemig_file_create(ld, true);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
+	ld->saving = migf;
+	if (ld->engine->save_begin) {
+		ret = ld->engine->save_begin(ld);
+		if (ret) {
+			livemig_file_disable_locked(migf);
+			return ERR_PTR(ret);
+		}
+	}
 	/* Failures to produce data stick to the FD; the arc still succeeds. */
 	livemig_save_start_locked(migf, precopy_phase);
-	ld->saving = migf;
 	get_file(migf->filp);
 	return migf->filp;
 }
@@ -77,13 +85,19 @@ static struct file *livemig_start_saving(struct livemig_device *ld,
 static struct file *livemig_start_resuming(struct livemig_device *ld)
 {
 	struct livemig_file *migf;
+	int ret;
 
 	migf = livemig_file_create(ld, false);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
-	if (ld->engine->resume_begin)
-		ld->engine->resume_begin(ld);
 	ld->resuming = migf;
+	if (ld->engine->resume_begin) {
+		ret = ld->engine->resume_begin(ld);
+		if (ret) {
+			livemig_file_disable_locked(migf);
+			return ERR_PTR(ret);
+		}
+	}
 	get_file(migf->filp);
 	return migf->filp;
 }

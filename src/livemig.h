@@ -34,6 +34,8 @@
  * @produced: saving: absolute count of bytes emitted
  * @consumed: saving: bytes read; resuming: bytes written
  * @initial_end: saving: absolute offset where the PRE_COPY initial data ends
+ * @more: saving: the engine has more to emit for @more_phase
+ * @more_phase: saving: the phase the engine is in the middle of
  * @parser: resuming: the stream parser
  * @payload: resuming: the parser's record buffer
  * @bounce: resuming: copy_from_user() staging, one page
@@ -57,14 +59,20 @@ struct livemig_file {
 	u64 produced;
 	u64 consumed;
 	u64 initial_end;
+	bool more;
+	enum livemig_save_phase more_phase;
 	struct lm_parser parser;
 	u8 *payload;
 	u8 *bounce;
 };
 
-/* What engines hold when they emit: the saving session. */
+/* Bytes one ->save call may emit before it should return MORE. */
+#define LIVEMIG_SAVE_BUDGET	(1024 * 1024)
+
+/* What engines hold when they emit: the saving session and the call's start. */
 struct livemig_save {
 	struct livemig_file *migf;
+	u64 start;
 };
 
 /**

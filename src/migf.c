@@ -30,13 +30,19 @@ static const struct file_operations livemig_fops;
 /* Make room for @len more bytes at the end of the saving buffer. */
 static int livemig_buf_reserve(struct livemig_file *migf, size_t len)
 {
-	size_t used, cap;
+	size_t used, unread, cap;
 	u8 *nbuf;
 
-	/* Everything read already: start over at the front. */
-	if (migf->consumed == migf->produced)
-		migf->buf_start = migf->produced;
-	used = migf->produced - migf->buf_start;
+	/* Drop what was read already, keeping the unread bytes in front. */
+	unread = migf->produced - migf->consumed;
+	if (migf->consumed > migf->buf_start) {
+		if (unread)
+			memmove(migf->buf,
+				migf->buf + (migf->consumed - migf->buf_start),
+				unread);
+		migf->buf_start = migf->consumed;
+	}
+	used = unread;
 	if (used + len <= migf->cap)
 		return 0;
 
@@ -52,6 +58,11 @@ static int livemig_buf_reserve(struct livemig_file *migf, size_t len)
 	return 0;
 }
 
+static u8 *livemig_buf_tail(struct livemig_file *migf)
+{
+	return migf->buf + (migf->produced - migf->buf_start);
+}
+
 static int livemig_append(struct livemig_file *migf, const void *data,
 			  size_t len)
 {
@@ -59,9 +70,42 @@ static int livemig_append(struct livemig_file *migf, const void *data,
 
 	if (ret)
 		return ret;
-	memcpy(migf->buf + (migf->produced - migf->buf_start), data, len);
+	memcpy(livemig_buf_tail(migf), data, len);
 	migf->produced += len;
 	return 0;
+}
+
+/**
+ * livemig_emit_begin() - reserve room for one record's payload
+ * @s: the session, as handed to the engine's ->save
+ * @len: payload length, at most the engine's max_record
+ *
+ * The engine fills the returned buffer (e.g. straight from a BAR) and
+ * then calls livemig_emit_commit() with the same @len; nothing else may
+ * be emitted in between.
+ *
+ * Return: where the payload goes, or NULL if memory ran out.
+ */
+u8 *livemig_emit_begin(struct livemig_save *s, u32 len)
+{
+	if (livemig_buf_reserve(s->migf, LM_REC_HDR_LEN + len))
+		return NULL;
+	return livemig_buf_tail(s->migf) + LM_REC_HDR_LEN;
+}
+
+/**
+ * livemig_emit_commit() - frame and publish a payload from emit_begin
+ * @s: the session
+ * @type: record type (enum lm_rec_type)
+ * @len: the length given to livemig_emit_begin()
+ */
+void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len)
+{
+	struct livemig_file *migf = s->migf;
+	u8 *hdr = livemig_buf_tail(migf);
+
+	lm_encode_rec_hdr(hdr, type, hdr + LM_REC_HDR_LEN, len);
+	migf->produced += LM_REC_HDR_LEN + len;
 }
 
 /**
@@ -76,16 +120,25 @@ static int livemig_append(struct livemig_file *migf, const void *data,
 int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
 		 u32 len)
 {
-	struct livemig_file *migf = s->migf;
-	u8 hdr[LM_REC_HDR_LEN];
-	int ret;
+	u8 *p = livemig_emit_begin(s, len);
 
-	lm_encode_rec_hdr(hdr, type, payload, len);
-	ret = livemig_buf_reserve(migf, sizeof(hdr) + len);
-	if (ret)
-		return ret;
-	livemig_append(migf, hdr, sizeof(hdr));
-	return livemig_append(migf, payload, len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, payload, len);
+	livemig_emit_commit(s, type, len);
+	return 0;
+}
+
+/**
+ * livemig_save_full() - has this ->save call emitted its budget?
+ * @s: the session
+ *
+ * Return: true once the call emitted LIVEMIG_SAVE_BUDGET bytes or more;
+ * the engine should then return %LIVEMIG_SAVE_MORE.
+ */
+bool livemig_save_full(struct livemig_save *s)
+{
+	return s->migf->produced - s->start >= LIVEMIG_SAVE_BUDGET;
 }
 
 /**
@@ -106,7 +159,9 @@ size_t livemig_stop_copy_size(struct livemig_device *ld)
  * @migf: a saving session, state_mutex held
  * @phase: what to emit; LIVEMIG_SAVE_FINAL also closes the stream
  *
- * An error sticks to the FD: read() returns it from then on.
+ * One ->save call, at most about LIVEMIG_SAVE_BUDGET bytes; if the engine
+ * has more, @migf->more asks livemig_fill_locked() to go on later.  An
+ * error sticks to the FD: read() returns it from then on.
  *
  * Return: 0 or the error.
  */
@@ -114,7 +169,7 @@ int livemig_save_locked(struct livemig_file *migf,
 			enum livemig_save_phase phase)
 {
 	struct livemig_device *ld = migf->ld;
-	struct livemig_save s = { .migf = migf };
+	struct livemig_save s = { .migf = migf, .start = migf->produced };
 	int ret;
 
 	if (migf->err || migf->final)
@@ -124,7 +179,13 @@ int livemig_save_locked(struct livemig_file *migf,
 		ret = ld->engine->save(ld, &s, phase);
 		livemig_hw_end(ld);
 	}
-	if (!ret && phase == LIVEMIG_SAVE_FINAL) {
+	migf->more = ret == LIVEMIG_SAVE_MORE;
+	migf->more_phase = phase;
+	if (migf->more)
+		ret = 0;
+	if (phase == LIVEMIG_SAVE_INITIAL)
+		migf->initial_end = migf->produced;
+	if (!ret && !migf->more && phase == LIVEMIG_SAVE_FINAL) {
 		ret = livemig_emit(&s, LM_REC_END, NULL, 0);
 		migf->final = !ret;
 	}
@@ -132,6 +193,23 @@ int livemig_save_locked(struct livemig_file *migf,
 		migf->err = ret;
 	wake_up_interruptible(&migf->wq);
 	return ret;
+}
+
+/* Let the engine go on until @want bytes are unread or it has no more. */
+static void livemig_fill_locked(struct livemig_file *migf, size_t want)
+{
+	while (migf->more && !migf->err &&
+	       migf->produced - migf->consumed < want)
+		livemig_save_locked(migf, migf->more_phase);
+}
+
+static bool livemig_in_precopy(struct livemig_file *migf)
+{
+	enum vfio_device_mig_state s = migf->ld->mig_state;
+
+	return migf->ld->saving == migf &&
+	       (s == VFIO_DEVICE_STATE_PRE_COPY ||
+		s == VFIO_DEVICE_STATE_PRE_COPY_P2P);
 }
 
 static int livemig_emit_identity(struct livemig_file *migf)
@@ -194,10 +272,8 @@ int livemig_save_start_locked(struct livemig_file *migf, bool precopy)
 		migf->err = ret;
 		return ret;
 	}
-	ret = livemig_save_locked(migf, precopy ? LIVEMIG_SAVE_INITIAL :
-					LIVEMIG_SAVE_FINAL);
-	migf->initial_end = migf->produced;
-	return ret;
+	return livemig_save_locked(migf, precopy ? LIVEMIG_SAVE_INITIAL :
+					 LIVEMIG_SAVE_FINAL);
 }
 
 /**
@@ -269,10 +345,16 @@ void livemig_file_disable_locked(struct livemig_file *migf)
 
 	migf->disabled = true;
 	livemig_file_free_data(migf);
-	if (ld->saving == migf)
+	if (ld->saving == migf) {
+		if (ld->engine->save_end)
+			ld->engine->save_end(ld);
 		ld->saving = NULL;
-	if (ld->resuming == migf)
+	}
+	if (ld->resuming == migf) {
+		if (ld->engine->resume_end)
+			ld->engine->resume_end(ld);
 		ld->resuming = NULL;
+	}
 	wake_up_interruptible(&migf->wq);
 	fput(migf->filp);
 }
@@ -296,6 +378,16 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	if (ret)
 		goto out;
 
+	livemig_fill_locked(migf, len);
+	/* At the end of what was produced: look for changes first. */
+	if (migf->produced == migf->consumed && !migf->more &&
+	    livemig_in_precopy(migf)) {
+		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
+		livemig_fill_locked(migf, len);
+	}
+	ret = migf->err;
+	if (ret)
+		goto out;
 	avail = migf->produced - migf->consumed;
 	if (!avail) {
 		/* Temporary end in PRE_COPY, permanent once complete. */
@@ -430,6 +522,7 @@ static long livemig_precopy_info(struct livemig_file *migf,
 					 dirty_bytes);
 	struct livemig_device *ld = migf->ld;
 	struct vfio_precopy_info info;
+	u64 unread, unread_initial, initial = 0, dirty = 0;
 	long ret = 0;
 
 	if (copy_from_user(&info, uarg, minsz))
@@ -438,18 +531,20 @@ static long livemig_precopy_info(struct livemig_file *migf,
 		return -EINVAL;
 
 	livemig_lock(ld);
-	if (migf->disabled || !migf->saving || ld->saving != migf ||
-	    (ld->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
-	     ld->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+	if (migf->disabled || !livemig_in_precopy(migf)) {
 		ret = -EINVAL;
 		goto out;
 	}
 	/* Look for changes since the last snapshot; they become dirty bytes. */
-	livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
-	info.initial_bytes = migf->initial_end > migf->consumed ?
-			     migf->initial_end - migf->consumed : 0;
-	info.dirty_bytes = migf->produced -
-			   max(migf->consumed, migf->initial_end);
+	if (!migf->more)
+		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
+	if (ld->engine->pending)
+		ld->engine->pending(ld, &initial, &dirty);
+	unread = migf->produced - migf->consumed;
+	unread_initial = migf->initial_end > migf->consumed ?
+			 migf->initial_end - migf->consumed : 0;
+	info.initial_bytes = unread_initial + initial;
+	info.dirty_bytes = unread - unread_initial + dirty;
 	info.flags = 0;
 out:
 	livemig_unlock(ld);

@@ -33,6 +33,9 @@ struct livemig_save;
 /* Returned by ->bar_read/->bar_write: let the core do the access. */
 #define LIVEMIG_PASS	1
 
+/* Returned by ->save: the budget is used up, call again for more. */
+#define LIVEMIG_SAVE_MORE	1
+
 /**
  * enum livemig_save_phase - which part of the state ->save is asked for
  * @LIVEMIG_SAVE_INITIAL: a saving session starts in PRE_COPY: the running
@@ -84,8 +87,19 @@ enum livemig_save_phase {
  *	read() on the data FD then returns.  Called on every read.
  * @identity: write the engine compat blob (at most @max bytes) that goes
  *	into the IDENTITY record; return its length or a negative errno.
- * @save: emit records for @phase through livemig_emit().  Return 0 or a
- *	negative errno (the data FD then fails reads with it).
+ * @save_begin: a saving session starts (before the first @save).
+ * @save: emit records for @phase through livemig_emit().  Return 0 when
+ *	the phase is complete, %LIVEMIG_SAVE_MORE once livemig_save_full()
+ *	says the call's budget is used (the core calls again with the same
+ *	phase when the reader wants more), or a negative errno (the data FD
+ *	then fails reads with it).  A DIRTY call looks for changes since
+ *	the last emitted data; the core makes it when the user asks for
+ *	PRECOPY_INFO or reads at the end of what was produced.
+ * @save_end: the saving session ended; free what @save_begin set up.
+ *	Also called when @save_begin failed.
+ * @pending: PRE_COPY: bytes the engine knows it still has to emit for
+ *	the initial snapshot and for changes found so far (optional; the
+ *	core adds what is produced but unread).
  * @state_size: upper bound of the bytes @save emits in the FINAL phase of
  *	a fresh session, records headers included.
  *
@@ -93,18 +107,23 @@ enum livemig_save_phase {
  *	with this device?  0, or -EPROTO.  The core already checked the PCI
  *	IDs and engine version.
  * @resume_begin: a resuming session starts: forget anything staged.
+ *	Return 0 or a negative errno (the arc to RESUMING then fails).
  * @stage: one validated record of a resuming stream: check it and keep
  *	it in engine memory.  Must not touch the device.  Return 0,
  *	-EBADMSG (malformed) or -EPROTO (incompatible).
  * @load: RESUMING -> STOP after the whole stream validated: apply the
  *	staged state to the device without raising an interrupt or starting
  *	DMA; defer those to @unquiesce.  An error puts the device in ERROR.
+ * @resume_end: the resuming session ended; free what was staged.  Also
+ *	called when @resume_begin failed.
  *
  * @reset: VFIO_DEVICE_RESET for a device that has no reset of its own
  *	(or in addition to it): return the device to its power-on state.
  *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
- * @state_size, @stage and @load.
+ * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
+ * @start, @identity, @save, @load and @reset run inside
+ * livemig_hw_begin(); the others must not touch the device.
  */
 struct livemig_engine {
 	const char *name;
@@ -130,17 +149,21 @@ struct livemig_engine {
 
 	int (*save_check)(struct livemig_device *ld);
 	int (*identity)(struct livemig_device *ld, u8 *blob, u32 max);
+	int (*save_begin)(struct livemig_device *ld);
 	int (*save)(struct livemig_device *ld, struct livemig_save *s,
 		    enum livemig_save_phase phase);
+	void (*save_end)(struct livemig_device *ld);
+	void (*pending)(struct livemig_device *ld, u64 *initial, u64 *dirty);
 	size_t (*state_size)(struct livemig_device *ld);
 
 	int (*check_identity)(struct livemig_device *ld,
 			      const struct lm_identity *id,
 			      const u8 *blob, u32 len);
-	void (*resume_begin)(struct livemig_device *ld);
+	int (*resume_begin)(struct livemig_device *ld);
 	int (*stage)(struct livemig_device *ld, u16 type,
 		     const u8 *payload, u32 len);
 	int (*load)(struct livemig_device *ld);
+	void (*resume_end)(struct livemig_device *ld);
 
 	int (*reset)(struct livemig_device *ld);
 };
@@ -151,6 +174,9 @@ struct pci_dev *livemig_pdev(struct livemig_device *ld);
 enum vfio_device_mig_state livemig_state(struct livemig_device *ld);
 int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
 		 u32 len);
+u8 *livemig_emit_begin(struct livemig_save *s, u32 len);
+void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len);
+bool livemig_save_full(struct livemig_save *s);
 
 int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val);
 int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val);

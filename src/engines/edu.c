@@ -332,11 +332,12 @@ static int edu_check_identity(struct livemig_device *ld,
 	return 0;
 }
 
-static void edu_resume_begin(struct livemig_device *ld)
+static int edu_resume_begin(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
 
 	ed->staged_valid = false;
+	return 0;
 }
 
 /* Structural checks only: PRE_COPY snapshots may catch transient states. */
