@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lm_devsel.c - device selection for the livemig selftests.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lm_devsel.h"
+
+struct lm_devlist lm_devices;
+
+bool lm_is_bdf(const char *s)
+{
+	static const char pat[] = "xxxx:xx:xx.x";
+	size_t i;
+
+	if (strlen(s) != sizeof(pat) - 1)
+		return false;
+	for (i = 0; i < sizeof(pat) - 1; i++) {
+		if (pat[i] == 'x') {
+			if (!isxdigit((unsigned char)s[i]))
+				return false;
+		} else if (s[i] != pat[i]) {
+			return false;
+		}
+	}
+	/* function 0-7 */
+	return s[11] >= '0' && s[11] <= '7';
+}
+
+static void add(const char *bdf)
+{
+	int i;
+
+	if (lm_devices.n >= LM_MAX_DEVICES || !lm_is_bdf(bdf))
+		return;
+	for (i = 0; i < lm_devices.n; i++)
+		if (!strcasecmp(lm_devices.bdf[i], bdf))
+			return;
+	snprintf(lm_devices.bdf[lm_devices.n++], sizeof(lm_devices.bdf[0]),
+		 "%s", bdf);
+}
+
+static int cmp_bdf(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void from_sysfs(void)
+{
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir("/sys/bus/pci/drivers/" LM_DRIVER_NAME);
+	if (!dir)
+		return;
+	while ((de = readdir(dir)))
+		add(de->d_name);
+	closedir(dir);
+	qsort(lm_devices.bdf, lm_devices.n, sizeof(lm_devices.bdf[0]),
+	      cmp_bdf);
+}
+
+static void from_env(const char *s)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+
+	if (!copy)
+		return;
+	for (tok = strtok_r(copy, ", \t\n", &save); tok;
+	     tok = strtok_r(NULL, ", \t\n", &save))
+		add(tok);
+	free(copy);
+}
+
+int lm_select_devices(int *argc, char **argv)
+{
+	const char *env;
+	int i, j;
+
+	memset(&lm_devices, 0, sizeof(lm_devices));
+	for (i = 1, j = 1; i < *argc; i++) {
+		if (lm_is_bdf(argv[i]))
+			add(argv[i]);
+		else
+			argv[j++] = argv[i];
+	}
+	*argc = j;
+	argv[j] = NULL;
+	if (lm_devices.n) {
+		lm_devices.source = "argv";
+		return lm_devices.n;
+	}
+	env = getenv("LIVEMIG_DEVICES");
+	if (env && *env) {
+		from_env(env);
+		lm_devices.source = "env";
+		return lm_devices.n;
+	}
+	from_sysfs();
+	lm_devices.source = "sysfs";
+	return lm_devices.n;
+}
+
+const char *lm_device(int i)
+{
+	if (i < 0 || i >= lm_devices.n)
+		return NULL;
+	return lm_devices.bdf[i];
+}
