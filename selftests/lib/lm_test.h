@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lm_test.h - glue between the livemig helper library and the kselftest
+ * harness.  Only the *_test.c files include this (after
+ * kselftest_harness.h); the library itself does not depend on the harness.
+ */
+#ifndef LM_TEST_H
+#define LM_TEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "lm_datafd.h"
+#include "lm_devsel.h"
+#include "lm_edu.h"
+#include "lm_mig.h"
+#include "lm_stream.h"
+#include "lm_vfio.h"
+
+#define S_ERROR		VFIO_DEVICE_STATE_ERROR
+#define S_STOP		VFIO_DEVICE_STATE_STOP
+#define S_RUNNING	VFIO_DEVICE_STATE_RUNNING
+#define S_STOP_COPY	VFIO_DEVICE_STATE_STOP_COPY
+#define S_RESUMING	VFIO_DEVICE_STATE_RESUMING
+#define S_RUNNING_P2P	VFIO_DEVICE_STATE_RUNNING_P2P
+#define S_PRE_COPY	VFIO_DEVICE_STATE_PRE_COPY
+#define S_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
+
+/* Generous bound for the device's own asynchronous work (DMA, factorial). */
+#define LM_DEV_WAIT_MS	20000
+
+/*
+ * main(): take PCI addresses out of argv, skip the whole program (exit 4,
+ * with a TAP plan of 0) when no device is selected, else run the harness.
+ * -h and -l work without devices.
+ */
+#define LM_TEST_MAIN							\
+int main(int argc, char **argv)						\
+{									\
+	int i, n;							\
+									\
+	n = lm_select_devices(&argc, argv);				\
+	for (i = 1; i < argc; i++)					\
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))	\
+			return test_harness_run(argc, argv);		\
+	if (!n) {							\
+		printf("TAP version 13\n1..0 # SKIP no device bound to "\
+		       LM_DRIVER_NAME " (give PCI addresses or set "	\
+		       "LIVEMIG_DEVICES)\n");				\
+		return KSFT_SKIP;					\
+	}								\
+	fprintf(stderr, "# devices (%s):", lm_devices.source);		\
+	for (i = 0; i < n; i++)						\
+		fprintf(stderr, " %s", lm_devices.bdf[i]);		\
+	fprintf(stderr, "\n");						\
+	return test_harness_run(argc, argv);				\
+}
+
+/*
+ * Open the @idx-th device, reset it to power-on and RUNNING, enable
+ * memory and bus master.  In a FIXTURE_SETUP: skips when there are too
+ * few devices, fails on any error.
+ */
+#define LM_OPEN_DEV(dev, idx) do {					\
+	const char *__bdf = lm_device(idx);				\
+	int __ret;							\
+									\
+	if (!__bdf)							\
+		SKIP(return, "needs %d devices, %d selected",		\
+		     (idx) + 1, lm_devices.n);				\
+	__ret = lm_dev_open((dev), __bdf);				\
+	ASSERT_EQ(0, __ret) TH_LOG("open %s: %s", __bdf,		\
+				   strerror(-__ret));			\
+	__ret = lm_reset_to_running(dev);				\
+	ASSERT_EQ(0, __ret) TH_LOG("reset %s: %s", __bdf,		\
+				   strerror(-__ret));			\
+} while (0)
+
+/* Assert the device's current migration state. */
+#define ASSERT_STATE(dev, want) do {					\
+	uint32_t __st = 0xdead;						\
+	ASSERT_EQ(0, lm_mig_get_state((dev), &__st));			\
+	ASSERT_EQ((uint32_t)(want), __st)				\
+		TH_LOG("state is %s, expected %s",			\
+		       lm_state_name(__st), lm_state_name(want));	\
+} while (0)
+
+#define EXPECT_STATE(dev, want) do {					\
+	uint32_t __st = 0xdead;						\
+	EXPECT_EQ(0, lm_mig_get_state((dev), &__st));			\
+	EXPECT_EQ((uint32_t)(want), __st)				\
+		TH_LOG("state is %s, expected %s",			\
+		       lm_state_name(__st), lm_state_name(want));	\
+} while (0)
+
+/* Assert a register file equals @want, naming every differing register. */
+#define ASSERT_REGS(dev, want) do {					\
+	struct edu_regs __got;						\
+	char __why[512];						\
+	ASSERT_EQ(0, edu_read_regs((dev), &__got));			\
+	ASSERT_EQ(0, edu_regs_diff((want), &__got, __why,		\
+				   sizeof(__why)))			\
+		TH_LOG("registers differ (expected!=got):%s", __why);	\
+} while (0)
+
+/* Close an fd if open, and forget it. */
+static inline void lm_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+#endif /* LM_TEST_H */
