@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migration_state_test - the VFIO migration state machine as userspace sees
+ * it: advertised flags, feature probing, the state after open, invalid
+ * requests, and the whole (from, to) transition matrix over the seven
+ * settable states plus ERROR as a target, each pair reached from a freshly
+ * reset device.
+ */
+#include <fcntl.h>
+#include <poll.h>
+
+#include "kselftest_harness.h"
+#include "lib/lm_test.h"
+
+static const uint32_t all_states[] = {
+	S_STOP, S_RUNNING, S_STOP_COPY, S_RESUMING, S_RUNNING_P2P,
+	S_PRE_COPY, S_PRE_COPY_P2P,
+};
+
+FIXTURE(mig)
+{
+	struct lm_dev dev;
+};
+
+FIXTURE_SETUP(mig)
+{
+	LM_OPEN_DEV(&self->dev, 0);
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	lm_dev_close(&self->dev);
+}
+
+TEST_F(mig, migration_flags)
+{
+	uint64_t flags = 0;
+
+	ASSERT_EQ(0, lm_mig_flags(&self->dev, &flags));
+	EXPECT_EQ((uint64_t)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+			     VFIO_MIGRATION_PRE_COPY), flags);
+}
+
+TEST_F(mig, probe_migration_get)
+{
+	EXPECT_EQ(0, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
+				VFIO_DEVICE_FEATURE_GET,
+				VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
+}
+
+TEST_F(mig, migration_feature_is_get_only)
+{
+	struct vfio_device_feature_migration m = {
+		.flags = VFIO_MIGRATION_STOP_COPY,
+	};
+
+	EXPECT_EQ(-EINVAL, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
+				      VFIO_DEVICE_FEATURE_SET,
+				      VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
+	EXPECT_EQ(-EINVAL, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_SET,
+				      VFIO_DEVICE_FEATURE_MIGRATION, &m,
+				      sizeof(m)));
+}
+
+TEST_F(mig, probe_mig_device_state_get_set)
+{
+	EXPECT_EQ(0, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
+				VFIO_DEVICE_FEATURE_GET |
+				VFIO_DEVICE_FEATURE_SET,
+				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, NULL, 0));
+}
+
+TEST_F(mig, probe_mig_data_size_get_only)
+{
+	EXPECT_EQ(0, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
+				VFIO_DEVICE_FEATURE_GET,
+				VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, NULL, 0));
+	EXPECT_EQ(-EINVAL, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
+				      VFIO_DEVICE_FEATURE_SET,
+				      VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+				      NULL, 0));
+}
+
+TEST_F(mig, running_after_open)
+{
+	/* The fixture reset the device; a plain close + reopen must also
+	 * come up RUNNING. */
+	ASSERT_STATE(&self->dev, S_RUNNING);
+	lm_dev_close_device(&self->dev);
+	ASSERT_EQ(0, lm_dev_open_device(&self->dev));
+	ASSERT_STATE(&self->dev, S_RUNNING);
+}
+
+TEST_F(mig, get_state_returns_no_fd)
+{
+	struct vfio_device_feature_mig_state m = {
+		.device_state = 0xffff, .data_fd = 1234,
+	};
+
+	ASSERT_EQ(0, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_GET,
+				VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &m,
+				sizeof(m)));
+	EXPECT_EQ((uint32_t)S_RUNNING, m.device_state);
+	EXPECT_EQ(-1, m.data_fd);
+}
+
+TEST_F(mig, set_state_short_argsz)
+{
+	struct {
+		struct vfio_device_feature f;
+		uint32_t state;	/* data_fd missing */
+	} arg = {
+		.f.argsz = sizeof(struct vfio_device_feature) + 4,
+		.f.flags = VFIO_DEVICE_FEATURE_SET |
+			   VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+		.state = S_STOP,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_STATE(&self->dev, S_RUNNING);
+}
+
+TEST_F(mig, invalid_state_values)
+{
+	static const uint32_t bad[] = {
+		VFIO_DEVICE_STATE_NR, VFIO_DEVICE_STATE_NR + 1, 64, 0x80000002,
+		0xffffffff,
+	};
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-EINVAL, lm_mig_set_state(&self->dev, bad[i], &fd))
+			TH_LOG("state %#x", bad[i]);
+		EXPECT_EQ(-1, fd);
+		ASSERT_STATE(&self->dev, S_RUNNING);
+	}
+}
+
+TEST_F(mig, same_state_is_noop)
+{
+	unsigned int i;
+	int fd;
+
+	/* From RUNNING: RUNNING again is a no-op success without an fd. */
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, &fd));
+	EXPECT_EQ(-1, fd);
+	ASSERT_STATE(&self->dev, S_RUNNING);
+
+	/* For every settable state but RESUMING (kept for the matrix). */
+	for (i = 0; i < ARRAY_SIZE(all_states); i++) {
+		uint32_t s = all_states[i];
+		int fd1 = -1, fd2 = -1;
+
+		if (s == S_RESUMING)
+			continue;
+		ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, s, &fd1))
+			TH_LOG("-> %s", lm_state_name(s));
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, s, &fd2))
+			TH_LOG("%s -> %s", lm_state_name(s), lm_state_name(s));
+		EXPECT_EQ(-1, fd2);
+		ASSERT_STATE(&self->dev, s);
+		lm_close(&fd1);
+		lm_close(&fd2);
+	}
+}
+
+TEST_F(mig, device_info_advertises_reset)
+{
+	struct vfio_device_info info;
+
+	ASSERT_EQ(0, lm_dev_info(&self->dev, &info));
+	EXPECT_TRUE(!!(info.flags & VFIO_DEVICE_FLAGS_PCI));
+	EXPECT_TRUE(!!(info.flags & VFIO_DEVICE_FLAGS_RESET));
+}
+
+/*
+ * The full matrix.  Every case starts from a freshly reset RUNNING device,
+ * moves to @from (asserting that step too), then requests @to.
+ */
+FIXTURE(matrix)
+{
+	struct lm_dev dev;
+	struct lm_buf stream;	/* a valid stream of this device */
+	int from_fd;
+};
+
+FIXTURE_VARIANT(matrix)
+{
+	uint32_t from;
+	uint32_t to;
+};
+
+#define M(f, t)								\
+	FIXTURE_VARIANT_ADD(matrix, f##_to_##t) {			\
+		.from = VFIO_DEVICE_STATE_##f,				\
+		.to = VFIO_DEVICE_STATE_##t,				\
+	};
+#define M_ROW(f)							\
+	M(f, STOP) M(f, RUNNING) M(f, STOP_COPY) M(f, RESUMING)		\
+	M(f, RUNNING_P2P) M(f, PRE_COPY) M(f, PRE_COPY_P2P) M(f, ERROR)
+
+M_ROW(STOP)
+M_ROW(RUNNING)
+M_ROW(STOP_COPY)
+M_ROW(RESUMING)
+M_ROW(RUNNING_P2P)
+M_ROW(PRE_COPY)
+M_ROW(PRE_COPY_P2P)
+
+FIXTURE_SETUP(matrix)
+{
+	const char *stage = "";
+	int ret;
+
+	self->from_fd = -1;
+	lm_buf_init(&self->stream);
+	LM_OPEN_DEV(&self->dev, 0);
+	if (variant->from == S_RESUMING && variant->to != S_RESUMING &&
+	    variant->to != S_ERROR) {
+		/* Leaving RESUMING needs a complete stream: take our own. */
+		ret = lm_save(&self->dev, 0, LM_CHUNK_ALL, &self->stream,
+			      &stage);
+		ASSERT_EQ(0, ret) TH_LOG("saving: %s: %s", stage,
+					 strerror(-ret));
+		ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	}
+}
+
+FIXTURE_TEARDOWN(matrix)
+{
+	lm_close(&self->from_fd);
+	lm_buf_free(&self->stream);
+	lm_dev_close(&self->dev);
+}
+
+/* Whether the uAPI (vfio_mig_get_next_state) allows from -> to. */
+static bool arc_allowed(uint32_t from, uint32_t to)
+{
+	if (to == S_ERROR)
+		return false;
+	if (from == S_STOP_COPY && (to == S_PRE_COPY || to == S_PRE_COPY_P2P))
+		return false;
+	return true;
+}
+
+/* Whether reaching @to from @from starts a new data session. */
+static bool starts_session(uint32_t from, uint32_t to)
+{
+	if (from == to)
+		return false;
+	if (to == S_RESUMING)
+		return true;
+	return lm_state_is_saving(to) && !lm_state_is_saving(from);
+}
+
+/* Whether the session of a data fd opened in @from survives into @to. */
+static bool session_continues(uint32_t from, uint32_t to)
+{
+	if (from == to)
+		return true;
+	return lm_state_is_saving(from) && lm_state_is_saving(to);
+}
+
+TEST_F(matrix, transition)
+{
+	uint32_t from = variant->from, to = variant->to;
+	bool want_fd, allowed = arc_allowed(from, to);
+	struct pollfd pfd;
+	int fd = -2, ret;
+	uint8_t b;
+
+	/* Step 1: RUNNING -> from. */
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, from, &self->from_fd))
+		TH_LOG("RUNNING -> %s", lm_state_name(from));
+	want_fd = starts_session(S_RUNNING, from);
+	ASSERT_EQ(want_fd, self->from_fd >= 0)
+		TH_LOG("RUNNING -> %s returned data_fd %d",
+		       lm_state_name(from), self->from_fd);
+	ASSERT_STATE(&self->dev, from);
+
+	if (from == S_RESUMING && self->stream.len) {
+		ASSERT_EQ(0, lm_feed(self->from_fd, self->stream.p,
+				     self->stream.len, LM_CHUNK_ALL, NULL));
+	}
+
+	/* Step 2: from -> to. */
+	ret = lm_mig_set_state(&self->dev, to, &fd);
+	if (!allowed) {
+		EXPECT_EQ(-EINVAL, ret)
+			TH_LOG("%s -> %s should be refused",
+			       lm_state_name(from), lm_state_name(to));
+		EXPECT_EQ(-1, fd);
+		lm_close(&fd);
+		/* A refused arc leaves the state alone... */
+		ASSERT_STATE(&self->dev, from);
+		/* ...and the session too. */
+		if (self->from_fd >= 0 && lm_state_is_saving(from)) {
+			ret = lm_read1(self->from_fd, &b, 1);
+			EXPECT_NE(-ENODEV, ret);
+			EXPECT_NE(-EBADF, ret);
+		}
+		return;
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s -> %s: %s", lm_state_name(from),
+				 lm_state_name(to), strerror(-ret));
+	ASSERT_STATE(&self->dev, to);
+
+	want_fd = starts_session(from, to);
+	EXPECT_EQ(want_fd, fd >= 0)
+		TH_LOG("%s -> %s returned data_fd %d", lm_state_name(from),
+		       lm_state_name(to), fd);
+
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		ASSERT_NE(-1, fl);
+		/* The new fd is of the right kind. */
+		if (to == S_RESUMING) {
+			EXPECT_EQ(O_WRONLY, fl & O_ACCMODE);
+			EXPECT_EQ(-EBADF, lm_read1(fd, &b, 1));
+		} else {
+			EXPECT_EQ(O_RDONLY, fl & O_ACCMODE);
+			ret = lm_read1(fd, &b, 1);
+			EXPECT_EQ(1, ret) TH_LOG("first read of a new saving "
+						 "fd: %ld", (long)ret);
+		}
+		EXPECT_NE(fd, self->from_fd);
+	}
+
+	/* The old fd: alive iff its session continues. */
+	if (self->from_fd >= 0) {
+		bool alive = session_continues(from, to);
+
+		if (lm_state_is_saving(from)) {
+			ret = lm_read1(self->from_fd, &b, 1);
+			if (alive) {
+				EXPECT_TRUE(ret == 1 || ret == 0 ||
+					    ret == -ENOMSG)
+					TH_LOG("read on continuing session: %d",
+					       ret);
+			} else {
+				EXPECT_EQ(-ENODEV, ret);
+			}
+		} else {
+			ret = lm_write1(self->from_fd, &b, 1);
+			if (alive) {
+				EXPECT_NE(-ENODEV, ret);
+			} else {
+				EXPECT_EQ(-ENODEV, ret);
+			}
+		}
+		if (!alive) {
+			pfd.fd = self->from_fd;
+			pfd.events = POLLIN | POLLOUT;
+			ASSERT_EQ(1, poll(&pfd, 1, 0));
+			EXPECT_TRUE(!!(pfd.revents & POLLERR));
+		}
+	}
+	lm_close(&fd);
+}
+
+/* PRE_COPY -> PRE_COPY_P2P -> STOP_COPY: one fd, one continuous stream. */
+TEST_F(mig, precopy_chain_keeps_fd)
+{
+	struct lm_buf s;
+	struct lm_sview *v;
+	int end;
+	int fd = -1, fd2 = -1, fd3 = -1;
+	uint8_t b;
+
+	lm_buf_init(&s);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_PRE_COPY, &fd));
+	ASSERT_LE(0, fd);
+	/* Part of the initial data in PRE_COPY... */
+	ASSERT_EQ(1, lm_read1(fd, &b, 1));
+	ASSERT_EQ(0, lm_buf_append(&s, &b, 1));
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_PRE_COPY_P2P, &fd2));
+	EXPECT_EQ(-1, fd2);
+	/* ...the rest of it in PRE_COPY_P2P... */
+	ASSERT_EQ(0, lm_drain(fd, &s, LM_CHUNK(7), LM_STREAM_LIMIT, &end));
+	EXPECT_EQ(LM_END_TEMP, end);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP_COPY, &fd3));
+	EXPECT_EQ(-1, fd3);
+	/* ...and the final part in STOP_COPY, all through the same fd. */
+	ASSERT_EQ(0, lm_drain(fd, &s, LM_CHUNK(5), LM_STREAM_LIMIT, &end));
+	EXPECT_EQ(LM_END_PERM, end);
+
+	v = calloc(1, sizeof(*v));
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(0, lm_stream_view(s.p, s.len, v))
+		TH_LOG("stream of %zu bytes: %s", s.len, v->why);
+	free(v);
+	lm_buf_free(&s);
+	lm_close(&fd);
+	lm_close(&fd2);
+	lm_close(&fd3);
+}
+
+/* ERROR is never reachable by request, and nothing leaves it but reset. */
+TEST_F(mig, error_only_left_by_reset)
+{
+	unsigned int i;
+	int fd = -1;
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RESUMING, &fd));
+	/* An empty stream: leaving RESUMING fails and lands in ERROR. */
+	EXPECT_EQ(-EBADMSG, lm_mig_set_state(&self->dev, S_STOP, NULL));
+	ASSERT_STATE(&self->dev, S_ERROR);
+	for (i = 0; i < ARRAY_SIZE(all_states); i++) {
+		int nfd;
+
+		EXPECT_EQ(-EINVAL, lm_mig_set_state(&self->dev, all_states[i],
+						    &nfd))
+			TH_LOG("ERROR -> %s", lm_state_name(all_states[i]));
+		lm_close(&nfd);
+		ASSERT_STATE(&self->dev, S_ERROR);
+	}
+	EXPECT_EQ(-EINVAL, lm_mig_set_state(&self->dev, S_ERROR, NULL));
+	ASSERT_STATE(&self->dev, S_ERROR);
+	lm_close(&fd);
+	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	ASSERT_STATE(&self->dev, S_RUNNING);
+}
+
+LM_TEST_MAIN
