@@ -130,10 +130,14 @@ void livemig_hw_end(struct livemig_device *ld)
 }
 
 static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
-				    u64 off, int size)
+				    u64 off, u64 size)
 {
-	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !ld->core.barmap[bar] ||
-	    off + size > pci_resource_len(ld->core.pdev, bar))
+	u64 len;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !ld->core.barmap[bar])
+		return NULL;
+	len = pci_resource_len(ld->core.pdev, bar);
+	if (off > len || size > len - off)
 		return NULL;
 	return ld->core.barmap[bar] + off;
 }
@@ -214,6 +218,23 @@ int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val)
 	return 0;
 }
 
+/**
+ * livemig_hw_iomem() - kernel mapping of part of a trapped or mapped BAR
+ * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
+ * @bar: BAR index (in the engine's @trapped_bars or @mapped_bars)
+ * @off: offset in the BAR
+ * @len: bytes the caller will access from there
+ *
+ * For bulk copies with memcpy_fromio()/memcpy_toio().
+ *
+ * Return: the address, or NULL if the range is outside the BAR.
+ */
+void __iomem *livemig_hw_iomem(struct livemig_device *ld, int bar, u64 off,
+			       size_t len)
+{
+	return livemig_bar_io(ld, bar, off, len);
+}
+
 /* vfio_device_ops */
 
 static const struct livemig_engine *livemig_find_engine(struct pci_dev *pdev)
@@ -261,13 +282,14 @@ static int livemig_open_device(struct vfio_device *vdev)
 	struct livemig_device *ld = to_ld(vdev);
 	const struct livemig_engine *e = ld->engine;
 	struct vfio_pci_core_device *core = &ld->core;
+	unsigned long bars = e->trapped_bars | e->mapped_bars;
 	int bar, ret;
 
 	ret = vfio_pci_core_enable(core);
 	if (ret)
 		return ret;
 
-	for_each_set_bit(bar, &e->trapped_bars, PCI_STD_NUM_BARS) {
+	for_each_set_bit(bar, &bars, PCI_STD_NUM_BARS) {
 		ret = vfio_pci_core_setup_barmap(core, bar);
 		if (ret)
 			goto err_disable;

@@ -59,6 +59,8 @@ enum livemig_save_phase {
  * @max_record: largest record payload the engine emits or accepts
  * @trapped_bars: bitmask of BARs never mmapped: the core routes every
  *	access to them through @bar_read/@bar_write
+ * @mapped_bars: bitmask of further BARs the engine reads or writes in
+ *	bulk through livemig_hw_iomem(); they stay mmappable by the user
  * @priv_size: bytes of engine private data the core allocates per device
  *
  * @match: probe time, no lock: return true if this engine drives @pdev
@@ -131,6 +133,7 @@ struct livemig_engine {
 	u32 version;
 	u32 max_record;
 	unsigned long trapped_bars;
+	unsigned long mapped_bars;
 	size_t priv_size;
 
 	bool (*match)(struct pci_dev *pdev);
@@ -182,6 +185,8 @@ int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val);
 int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val);
 int livemig_hw_read64(struct livemig_device *ld, int bar, u64 off, u64 *val);
 int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val);
+void __iomem *livemig_hw_iomem(struct livemig_device *ld, int bar, u64 off,
+			       size_t len);
 
 /* All engines the module knows, NULL-terminated (src/engines/engines.c). */
 extern const struct livemig_engine *const livemig_engines[];
