@@ -33,10 +33,12 @@ bool livemig_precopy_enabled(void)
  * livemig_reset_state_locked() - end all sessions, back to RUNNING
  * @ld: the device, state_mutex held
  *
- * Used by reset, close and the deferred reset of reset_done.
+ * Used by reset, close and the deferred reset of reset_done; DMA logging
+ * stops too.
  */
 void livemig_reset_state_locked(struct livemig_device *ld)
 {
+	livemig_dirty_stop_locked(ld);
 	if (ld->saving)
 		livemig_file_disable_locked(ld->saving);
 	if (ld->resuming)

@@ -75,6 +75,37 @@ struct livemig_save {
 	u64 start;
 };
 
+/* Limits of the DMA dirty-range store (dirty.c). */
+#define LIVEMIG_DIRTY_MAX_RANGES	16
+#define LIVEMIG_DIRTY_MAX_PAGES		BIT_ULL(28)	/* 32 MiB of bitmap */
+#define LIVEMIG_DIRTY_MAX_PAGE_SIZE	BIT_ULL(30)
+
+/**
+ * struct livemig_dirty_range - one logged IOVA range
+ * @iova: first byte
+ * @length: bytes, a multiple of the page size
+ * @npages: pages, bits in @bits
+ * @bits: one bit per page written by the device since the last report
+ */
+struct livemig_dirty_range {
+	u64 iova;
+	u64 length;
+	u64 npages;
+	unsigned long *bits;
+};
+
+/**
+ * struct livemig_dirty - DMA logging state, protected by state_mutex
+ * @page_shift: log2 of the tracking page size
+ * @nranges: ranges in use
+ * @ranges: the ranges, sorted by IOVA
+ */
+struct livemig_dirty {
+	unsigned int page_shift;
+	u32 nranges;
+	struct livemig_dirty_range ranges[LIVEMIG_DIRTY_MAX_RANGES];
+};
+
 /**
  * struct livemig_device - a PCI function driven by this module
  * @core: vfio-pci core device; must stay first for vfio_alloc_device()
@@ -95,6 +126,7 @@ struct livemig_save {
  * @hw_cmd: PCI command register saved by livemig_hw_begin()
  * @hw_forced: livemig_hw_begin() turned memory decode on
  * @open: the device is open (between open_device and close_device)
+ * @dirty: DMA logging state while logging runs, else NULL
  */
 struct livemig_device {
 	struct vfio_pci_core_device core;
@@ -109,6 +141,7 @@ struct livemig_device {
 	u16 hw_cmd;
 	bool hw_forced;
 	bool open;
+	struct livemig_dirty *dirty;
 };
 
 static inline struct livemig_device *to_ld(struct vfio_device *vdev)
@@ -126,6 +159,10 @@ void livemig_hw_end(struct livemig_device *ld);
 extern const struct vfio_migration_ops livemig_mig_ops;
 void livemig_reset_state_locked(struct livemig_device *ld);
 bool livemig_precopy_enabled(void);
+
+/* dirty.c */
+const struct vfio_log_ops *livemig_dirty_ops(struct livemig_device *ld);
+void livemig_dirty_stop_locked(struct livemig_device *ld);
 
 /* migf.c */
 struct livemig_file *livemig_file_create(struct livemig_device *ld,

@@ -265,6 +265,7 @@ static int livemig_init_dev(struct vfio_device *vdev)
 	if (livemig_precopy_enabled())
 		vdev->migration_flags |= VFIO_MIGRATION_PRE_COPY;
 	vdev->mig_ops = &livemig_mig_ops;
+	vdev->log_ops = livemig_dirty_ops(ld);
 	return vfio_pci_core_init_dev(vdev);
 }
 

@@ -62,6 +62,8 @@ enum livemig_save_phase {
  * @mapped_bars: bitmask of further BARs the engine reads or writes in
  *	bulk through livemig_hw_iomem(); they stay mmappable by the user
  * @priv_size: bytes of engine private data the core allocates per device
+ * @tracks_dma: the engine reports every DMA write of its device through
+ *	livemig_dirty_mark(), so the core offers DMA logging (vfio_log_ops)
  *
  * @match: probe time, no lock: return true if this engine drives @pdev
  *	(e.g. check the class code).  May not sleep for long.
@@ -122,9 +124,13 @@ enum livemig_save_phase {
  * @reset: VFIO_DEVICE_RESET for a device that has no reset of its own
  *	(or in addition to it): return the device to its power-on state.
  *
+ * @dirty_sync: DMA logging is about to be reported: mark (again) what DMA
+ *	in flight may have written since it was last marked, so a page
+ *	written after a report is reported once more.
+ *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
  * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
- * @start, @identity, @save, @load and @reset run inside
+ * @start, @identity, @save, @load, @reset and @dirty_sync run inside
  * livemig_hw_begin(); the others must not touch the device.
  */
 struct livemig_engine {
@@ -135,6 +141,7 @@ struct livemig_engine {
 	unsigned long trapped_bars;
 	unsigned long mapped_bars;
 	size_t priv_size;
+	bool tracks_dma;
 
 	bool (*match)(struct pci_dev *pdev);
 	int (*open)(struct livemig_device *ld);
@@ -169,6 +176,8 @@ struct livemig_engine {
 	void (*resume_end)(struct livemig_device *ld);
 
 	int (*reset)(struct livemig_device *ld);
+
+	void (*dirty_sync)(struct livemig_device *ld);
 };
 
 /* Services the core offers to engines. */
@@ -180,6 +189,7 @@ int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
 u8 *livemig_emit_begin(struct livemig_save *s, u32 len);
 void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len);
 bool livemig_save_full(struct livemig_save *s);
+void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len);
 
 int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val);
 int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val);

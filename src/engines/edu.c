@@ -21,6 +21,15 @@
  * edu_bar_read()/edu_bar_write(), which lets the engine hold DMA doorbells
  * in the P2P states and refuse writes while the device is stopped.
  *
+ * DMA dirty tracking: every edu->RAM doorbell passes through
+ * edu_bar_write() (or is held and replayed by the engine), so the engine
+ * knows each page the device will write: [dst & mask, + count), where mask
+ * is the device's DMA mask (QEMU property dma_mask, 28 bits by default;
+ * the edu_dma_bits module parameter must match it).  Pages are marked when
+ * the doorbell rings and marked again at every report while the DMA may
+ * still be running, so a write that lands after a report is reported
+ * again.  RAM->edu DMA writes no guest memory and marks nothing.
+ *
  * Limit: the 4 KiB DMA buffer inside the device can only be read by DMA
  * into the user's IOVA space, which the driver does not own.  Once a
  * RAM->edu DMA has written it during an open of the device, save streams
@@ -29,6 +38,7 @@
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
+#include <linux/module.h>
 
 #include "engines.h"
 
@@ -57,6 +67,11 @@
 /* 34! mod 2^32 == 0, and every k! for k > 34 as well. */
 #define EDU_FACT_MAX_K		34
 
+static unsigned int edu_dma_bits = 28;
+module_param(edu_dma_bits, uint, 0444);
+MODULE_PARM_DESC(edu_dma_bits,
+		 "edu: width of the device's DMA mask (QEMU dma_mask), default 28");
+
 /* The device state that travels, in wire order (see edu_encode()). */
 struct edu_state {
 	u32 liveness;
@@ -81,6 +96,8 @@ struct edu_state {
  * @last: the snapshot last emitted in the current saving session
  * @staged: the state a resuming session staged
  * @staged_valid: @staged holds a STATE record
+ * @dma_lo: first byte of guest memory DMA in flight may write
+ * @dma_hi: last byte of it; @dma_lo > @dma_hi when nothing is in flight
  */
 struct edu_dev {
 	u32 id;
@@ -92,7 +109,58 @@ struct edu_dev {
 	struct edu_state last;
 	struct edu_state staged;
 	bool staged_valid;
+	u64 dma_lo;
+	u64 dma_hi;
 };
+
+static void edu_dma_clear(struct edu_dev *ed)
+{
+	ed->dma_lo = U64_MAX;
+	ed->dma_hi = 0;
+}
+
+static bool edu_dma_pending(struct edu_dev *ed)
+{
+	return ed->dma_lo <= ed->dma_hi;
+}
+
+/* Mark the pages DMA in flight may have written since they were marked. */
+static void edu_dma_mark(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	if (edu_dma_pending(ed))
+		livemig_dirty_mark(ld, ed->dma_lo, ed->dma_hi - ed->dma_lo + 1);
+}
+
+/*
+ * A doorbell reaches the device (passed through or replayed).  An edu->RAM
+ * transfer will write [dst & mask, + count); widen the in-flight window
+ * and mark it.  A RAM->edu transfer fills the internal buffer instead.
+ */
+static int edu_doorbell(struct livemig_device *ld, u64 cmd)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u64 mask = edu_dma_bits >= 64 ? U64_MAX : (1ULL << edu_dma_bits) - 1;
+	u64 dst, cnt;
+	int ret;
+
+	ed->cmd_shadow_valid = false;
+	if (!(cmd & EDU_DMA_TO_RAM)) {
+		ed->dma_tainted = true;
+		return 0;
+	}
+	ret = livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_DST, &dst);
+	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CNT, &cnt);
+	if (ret || !cnt)
+		return ret;
+	dst &= mask;
+	ed->dma_lo = min(ed->dma_lo, dst);
+	ed->dma_hi = max(ed->dma_hi, cnt - 1 > U64_MAX - dst ?
+				     U64_MAX : dst + cnt - 1);
+	edu_dma_mark(ld);
+	return 0;
+}
 
 static bool edu_match(struct pci_dev *pdev)
 {
@@ -151,6 +219,7 @@ static int edu_open(struct livemig_device *ld)
 	struct edu_dev *ed = livemig_priv(ld);
 
 	memset(ed, 0, sizeof(*ed));
+	edu_dma_clear(ed);
 	return livemig_hw_read32(ld, EDU_BAR, EDU_REG_ID, &ed->id);
 }
 
@@ -183,6 +252,7 @@ static int edu_bar_write(struct livemig_device *ld, int bar, u64 off,
 	struct edu_dev *ed = livemig_priv(ld);
 	bool dma_reg = off >= EDU_REG_DMA_SRC && off <= EDU_REG_DMA_CMD &&
 		       (size == 4 || size == 8);
+	int ret;
 
 	if (edu_stopped(ld))
 		return -EBUSY;
@@ -193,19 +263,36 @@ static int edu_bar_write(struct livemig_device *ld, int bar, u64 off,
 		return 0;
 	if (off != EDU_REG_DMA_CMD || !(val & EDU_DMA_RUN))
 		return LIVEMIG_PASS;
-	if (!(val & EDU_DMA_TO_RAM))
-		ed->dma_tainted = true;
-	ed->cmd_shadow_valid = false;
+	if (size == 4)
+		val = (u32)val;
 	if (edu_quiesced(ld)) {
-		ed->held_cmd = size == 4 ? (u32)val : val;
+		ed->held_cmd = val;
+		ed->cmd_shadow_valid = false;
 		return 0;
 	}
-	return LIVEMIG_PASS;
+	/*
+	 * Note it before the device can act on it.  A doorbell the device
+	 * ignores (a DMA still runs) is counted too: harmless extra pages.
+	 */
+	ret = edu_doorbell(ld, val);
+	return ret ? ret : LIVEMIG_PASS;
+}
+
+/* Wait for the device, then account for what its last DMA wrote. */
+static int edu_settle(struct livemig_device *ld, bool fact)
+{
+	int ret = edu_wait_idle(ld, fact);
+
+	if (!ret) {
+		edu_dma_mark(ld);
+		edu_dma_clear(livemig_priv(ld));
+	}
+	return ret;
 }
 
 static int edu_quiesce(struct livemig_device *ld)
 {
-	return edu_wait_idle(ld, false);
+	return edu_settle(ld, false);
 }
 
 static int edu_unquiesce(struct livemig_device *ld)
@@ -214,12 +301,11 @@ static int edu_unquiesce(struct livemig_device *ld)
 	int ret = 0;
 
 	if (ed->held_cmd) {
-		ret = livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_CMD,
-					 ed->held_cmd);
+		ret = edu_doorbell(ld, ed->held_cmd);
+		ret = ret ?: livemig_hw_write64(ld, EDU_BAR, EDU_REG_DMA_CMD,
+						ed->held_cmd);
 		if (ret)
 			return ret;
-		if (!(ed->held_cmd & EDU_DMA_TO_RAM))
-			ed->dma_tainted = true;
 		ed->held_cmd = 0;
 	}
 	if (ed->pending_irq) {
@@ -232,7 +318,21 @@ static int edu_unquiesce(struct livemig_device *ld)
 
 static int edu_stop(struct livemig_device *ld)
 {
-	return edu_wait_idle(ld, true);
+	return edu_settle(ld, true);
+}
+
+static void edu_dirty_sync(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u64 cmd;
+
+	if (!edu_dma_pending(ed))
+		return;
+	edu_dma_mark(ld);
+	/* Once the device shows no DMA, everything it wrote is marked. */
+	if (!livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD, &cmd) &&
+	    !(cmd & EDU_DMA_RUN))
+		edu_dma_clear(ed);
 }
 
 static int edu_save_check(struct livemig_device *ld)
@@ -453,6 +553,7 @@ static int edu_reset(struct livemig_device *ld)
 	ed->held_cmd = 0;
 	ed->pending_irq = 0;
 	ed->cmd_shadow_valid = false;
+	edu_dma_clear(ed);
 	ret = edu_apply(ld, &zero, EDU_FACT_MAX_K);
 	ed->pending_irq = 0;
 	return ret;
@@ -465,6 +566,7 @@ const struct livemig_engine edu_engine = {
 	.max_record = 1024,
 	.trapped_bars = BIT(EDU_BAR),
 	.priv_size = sizeof(struct edu_dev),
+	.tracks_dma = true,
 	.match = edu_match,
 	.open = edu_open,
 	.bar_read = edu_bar_read,
@@ -481,4 +583,5 @@ const struct livemig_engine edu_engine = {
 	.stage = edu_stage,
 	.load = edu_load,
 	.reset = edu_reset,
+	.dirty_sync = edu_dirty_sync,
 };
