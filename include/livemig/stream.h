@@ -6,7 +6,7 @@
  * fixed-width integer names (u8, u16, u32, u64), errno values, memcpy() and
  * a CRC-32 primitive, so the same parser compiles into the module and into
  * userspace (fuzzer, stream decoder).  Userspace provides those names in
- * tools/kshim.h.  Documentation/stream-format.rst is the specification.
+ * tools/kshim.h.  Documentation/stream-format.md is the specification.
  *
  * Layout, all integers little-endian:
  *
