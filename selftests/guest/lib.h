@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few services the bare-metal payload needs: port and MMIO access,
+ * the COM1 console (output and polled input), PCI configuration space
+ * through 0xcf8/0xcfc, a millisecond clock from the ACPI PM timer, and
+ * the isa-debug-exit port.
+ */
+#ifndef GUEST_LIB_H
+#define GUEST_LIB_H
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef unsigned int size_t;
+typedef int bool;
+#define true 1
+#define false 0
+#define NULL ((void *)0)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- port I/O and MMIO ------------------------------------------------ */
+
+static inline void outb(u16 port, u8 v)
+{
+	asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outw(u16 port, u16 v)
+{
+	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(u16 port, u32 v)
+{
+	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline u8 inb(u16 port)
+{
+	u8 v;
+
+	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline u32 inl(u16 port)
+{
+	u32 v;
+
+	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+/* Paging is off: a physical address is a pointer. */
+static inline u32 mmio_read32(u32 addr)
+{
+	return *(volatile u32 *)addr;
+}
+
+static inline void mmio_write32(u32 addr, u32 v)
+{
+	*(volatile u32 *)addr = v;
+}
+
+static inline void cpu_relax(void)
+{
+	asm volatile("pause" ::: "memory");
+}
+
+static inline void barrier(void)
+{
+	asm volatile("" ::: "memory");
+}
+
+/* --- string helpers ---------------------------------------------------- */
+
+void *memset(void *s, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strncmp(const char *a, const char *b, size_t n);
+u32 parse_u32(const char *s);
+
+/* --- console ----------------------------------------------------------- */
+
+void serial_init(void);
+void serial_putc(char c);
+int serial_getc_nowait(void);		/* -1 when nothing is pending */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- PCI configuration space (mechanism #1) ---------------------------- */
+
+#define PCI_BDF(b, d, f)	(((b) << 8) | ((d) << 3) | (f))
+#define PCI_BUS(bdf)		(((bdf) >> 8) & 0xff)
+#define PCI_DEV(bdf)		(((bdf) >> 3) & 0x1f)
+#define PCI_FN(bdf)		((bdf) & 7)
+
+#define PCI_VENDOR_ID		0x00
+#define PCI_COMMAND		0x04
+#define  PCI_COMMAND_MEMORY	0x0002
+#define  PCI_COMMAND_MASTER	0x0004
+#define  PCI_COMMAND_INTX_DISABLE 0x0400
+#define PCI_HEADER_TYPE		0x0e
+#define PCI_BAR0		0x10
+
+u32 pci_read32(u32 bdf, u32 off);
+void pci_write32(u32 bdf, u32 off, u32 v);
+u16 pci_read16(u32 bdf, u32 off);
+void pci_write16(u32 bdf, u32 off, u16 v);
+u8 pci_read8(u32 bdf, u32 off);
+/* Returns the first function with @vendor:@device, or -1. @count gets how many. */
+int pci_find(u16 vendor, u16 device, int *count);
+
+/* --- time -------------------------------------------------------------- */
+
+void timer_init(void);
+u64 now_ms(void);		/* guest virtual time; call at least every 4 s */
+const char *timer_source(void);
+
+/* --- exit -------------------------------------------------------------- */
+
+/*
+ * isa-debug-exit turns a write of V into QEMU's exit status (V << 1) | 1,
+ * so EXIT_PASS is status 1 and every failure is an odd status above 1.
+ * A triple fault under -no-reboot exits 0: never mistaken for a pass.
+ */
+#define EXIT_PASS	0
+#define EXIT_FAIL	1
+#define EXIT_SETUP	2
+#define EXIT_TIMEOUT	3
+#define EXIT_EXCEPTION	4
+
+void __attribute__((noreturn)) guest_exit(u32 code);
+
+#endif /* GUEST_LIB_H */

@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bare-metal live-migration test payload for QEMU's edu device.
+ *
+ * Booted by QEMU's multiboot loader (-kernel payload.elf) in a nested VM
+ * whose edu is either emulated (-device edu) or assigned through VFIO
+ * (-device vfio-pci,host=...).  It puts known state into the device,
+ * asks the harness to migrate the VM, keeps checking the device while the
+ * migration runs, and once the harness says the migration is over checks
+ * every register against what it wrote, uses the device again and exits
+ * through isa-debug-exit.
+ *
+ * Protocol with the harness (scripts/e2e-migrate), on COM1:
+ *
+ *   payload -> harness, one line each, all starting with "LMG ":
+ *     LMG BOOT ...                   the payload runs
+ *     LMG EDU bdf=.. bar0=..         the device it drives
+ *     LMG STATE when=before ...      registers before migration
+ *     LMG MIGRATE-NOW round=N        state is in place: migrate now
+ *     LMG TICK ...                   heartbeat while waiting, about 1/s
+ *     LMG RESUMED round=N byte=C     the harness said the migration ended
+ *     LMG STATE when=after ...       registers as found afterwards
+ *     LMG CHECK-FAIL ...             one line per mismatch
+ *     LMG RESULT PASS|FAIL ...       the verdict, then
+ *     LMG EXIT code=N                and the isa-debug-exit write
+ *
+ *   harness -> payload, one byte, sent to the serial port of whichever
+ *   QEMU now runs the VM (the destination after a migration, the source
+ *   after a failed one):
+ *     'N'  migration over: verify, use the device, then set up new state
+ *          for round N+1 and print MIGRATE-NOW again (back and forth)
+ *     'E'  migration over: verify, use the device, report, exit
+ *     'X'  abort: exit with a failure
+ *
+ * Serial input is the one signal that does not depend on the state being
+ * migrated: the UART's receive path is fed by the QEMU that runs the VM
+ * right now, so a byte can only arrive where the harness sent it.
+ *
+ * Command line (-append), space separated:
+ *   (default)        edu->RAM DMA only; the internal buffer is never
+ *                    written from RAM, so the driver can save the device
+ *   fill-dma-buffer  first fill the internal buffer by RAM->edu DMA: the
+ *                    driver must refuse to save the device, so migration
+ *                    fails and the payload verifies on the source
+ *   loop             keep the device busy (liveness, factorials, DMA with
+ *                    interrupts) during the migration instead of reading
+ *   no-migrate       set up, verify and exercise, exit (smoke test)
+ *   timeout=S        give up waiting for the harness after S seconds
+ *
+ * Interrupts stay disabled on the CPU: interrupt status is polled at
+ * 0x24 and acked at 0x64, INTx is disabled in the command register and
+ * MSI is left off.  Exit codes are listed in lib.h.
+ */
+#include "lib.h"
+#include "edu.h"
+
+#define MB_INFO_MAGIC		0x2badb002
+#define MB_INFO_MEM		(1u << 0)
+#define MB_INFO_CMDLINE		(1u << 2)
+
+struct mb_info {
+	u32 flags;
+	u32 mem_lower;
+	u32 mem_upper;
+	u32 boot_device;
+	u32 cmdline;
+};
+
+/* What the device must hold, kept in guest RAM: it migrates with the VM. */
+struct edu_shadow {
+	u32 live;		/* expected read of 0x04 (~written) */
+	u32 fact;
+	u32 status;
+	u32 irq;
+	u32 dma_src;
+	u32 dma_dst;
+	u32 dma_cnt;
+	u32 dma_cmd;
+	u16 pci_cmd;
+	u32 bar0;
+};
+
+enum mode { MODE_DEFAULT, MODE_FILL, MODE_LOOP };
+
+static struct {
+	enum mode mode;
+	bool no_migrate;
+	u32 timeout_s;
+} opt = { MODE_DEFAULT, false, 900 };
+
+static u32 edu_bdf;
+static u32 bar0;
+static struct edu_shadow sh;
+static u32 failures, checks, printed_fails;
+static bool dma_buf_clean;
+
+/* DMA targets and sources; identity-mapped, well below edu's 2^28 mask. */
+static u8 edu_buf_seen[EDU_DMA_BUF_SIZE] __attribute__((aligned(4096)));
+static u8 ram_dst[3 * 4096] __attribute__((aligned(4096)));
+static u8 ram_src[EDU_DMA_BUF_SIZE] __attribute__((aligned(4096)));
+
+#define RAM_FILL		0xa5	/* what RAM holds where DMA must land */
+#define RAM_DST_OFF		4096	/* guard page below and above */
+
+static const char *mode_name(void)
+{
+	if (opt.no_migrate)
+		return "no-migrate";
+	switch (opt.mode) {
+	case MODE_FILL:
+		return "fill-dma-buffer";
+	case MODE_LOOP:
+		return "loop";
+	default:
+		return "default";
+	}
+}
+
+/* --- device access ----------------------------------------------------- */
+
+static u32 rd(u32 off)
+{
+	return mmio_read32(bar0 + off);
+}
+
+static void wr(u32 off, u32 v)
+{
+	mmio_write32(bar0 + off, v);
+}
+
+/* One 8-byte MMIO read (MMX movq): edu accepts 8 bytes from 0x80. */
+static u64 rd64(u32 off)
+{
+	u64 v;
+
+	asm volatile("movq (%1), %%mm0\n\t"
+		     "movq %%mm0, %0\n\t"
+		     "emms"
+		     : "=m"(v) : "r"(bar0 + off) : "memory");
+	return v;
+}
+
+static void enable_mmx(void)
+{
+	u32 cr0;
+
+	asm volatile("mov %%cr0, %0" : "=r"(cr0));
+	cr0 &= ~((1u << 2) | (1u << 3));	/* EM, TS */
+	cr0 |= 1u << 1;				/* MP */
+	asm volatile("mov %0, %%cr0" : : "r"(cr0));
+}
+
+static void fail(const char *what, u32 got, u32 want)
+{
+	failures++;
+	if (printed_fails++ < 64)
+		printf("LMG CHECK-FAIL %s got=0x%08x want=0x%08x\n",
+		       what, got, want);
+}
+
+static bool expect(const char *what, u32 got, u32 want)
+{
+	checks++;
+	if (got == want)
+		return true;
+	fail(what, got, want);
+	return false;
+}
+
+static bool expect64(const char *what, u64 got, u64 want)
+{
+	checks++;
+	if (got == want)
+		return true;
+	failures++;
+	if (printed_fails++ < 64)
+		printf("LMG CHECK-FAIL %s got=0x%016llx want=0x%016llx\n",
+		       what, got, want);
+	return false;
+}
+
+static u32 factorial(u32 n)
+{
+	u32 r = 1;
+
+	while (n)
+		r *= n--;
+	return r;
+}
+
+/* Poll until (reg & mask) == want, for at most @ms of guest time. */
+static bool poll_reg(u32 off, u32 mask, u32 want, u32 ms)
+{
+	u64 t0 = now_ms();
+
+	for (;;) {
+		if ((rd(off) & mask) == want)
+			return true;
+		if (now_ms() - t0 > ms)
+			return (rd(off) & mask) == want;
+		cpu_relax();
+	}
+}
+
+/* --- operations that change device state and its shadow ---------------- */
+
+static void irq_ack(u32 bits)
+{
+	wr(EDU_IRQ_ACK, bits);
+	sh.irq &= ~bits;
+	expect("irq_status after ack", rd(EDU_IRQ_STATUS), sh.irq);
+}
+
+static void irq_raise(u32 bits)
+{
+	wr(EDU_IRQ_RAISE, bits);
+	sh.irq |= bits;
+	expect("irq_status after raise", rd(EDU_IRQ_STATUS), sh.irq);
+}
+
+static void set_irqfact(bool on)
+{
+	wr(EDU_STATUS, on ? EDU_STATUS_IRQFACT : 0);
+	sh.status = on ? EDU_STATUS_IRQFACT : 0;
+	expect("status after write", rd(EDU_STATUS), sh.status);
+}
+
+static void set_liveness(u32 v)
+{
+	wr(EDU_LIVENESS, v);
+	sh.live = ~v;
+	expect("liveness", rd(EDU_LIVENESS), sh.live);
+}
+
+static void do_factorial(u32 n)
+{
+	wr(EDU_FACT, n);
+	if (!poll_reg(EDU_STATUS, EDU_STATUS_COMPUTING, 0, 5000))
+		fail("factorial still computing after 5 s", rd(EDU_STATUS), 0);
+	sh.fact = factorial(n);
+	expect("factorial", rd(EDU_FACT), sh.fact);
+	if (sh.status & EDU_STATUS_IRQFACT) {
+		/*
+		 * edu clears COMPUTING before it raises the interrupt (under
+		 * the BQL, from its worker thread): give the bit a moment.
+		 */
+		sh.irq |= EDU_IRQ_FACT;
+		if (!poll_reg(EDU_IRQ_STATUS, EDU_IRQ_FACT, EDU_IRQ_FACT, 2000))
+			fail("factorial irq not raised", rd(EDU_IRQ_STATUS),
+			     sh.irq);
+	}
+	expect("status after factorial", rd(EDU_STATUS), sh.status);
+}
+
+/* Start a DMA, wait for it; returns false when it did not complete. */
+static bool do_dma(u32 src, u32 dst, u32 cnt, u32 cmd)
+{
+	u32 dev = cmd & EDU_DMA_TO_RAM ? src : dst;
+
+	/*
+	 * edu only logs an out-of-range transfer and then copies anyway,
+	 * past its 4 KiB buffer inside QEMU: never ask for one.
+	 */
+	if (dev < EDU_DMA_BUF || cnt > EDU_DMA_BUF_SIZE ||
+	    dev - EDU_DMA_BUF > EDU_DMA_BUF_SIZE - cnt) {
+		printf("LMG RESULT FAIL reason=payload bug: dma 0x%x+0x%x outside the edu buffer\n",
+		       dev, cnt);
+		guest_exit(EXIT_SETUP);
+	}
+	wr(EDU_DMA_SRC, src);
+	wr(EDU_DMA_DST, dst);
+	wr(EDU_DMA_CNT, cnt);
+	wr(EDU_DMA_CMD, cmd | EDU_DMA_RUN);
+	sh.dma_src = src;
+	sh.dma_dst = dst;
+	sh.dma_cnt = cnt;
+	/* edu runs the transfer 100 ms (virtual) after the doorbell. */
+	if (!poll_reg(EDU_DMA_CMD, EDU_DMA_RUN, 0, 10000)) {
+		fail("dma did not complete in 10 s", rd(EDU_DMA_CMD), cmd);
+		sh.dma_cmd = rd(EDU_DMA_CMD);
+		return false;
+	}
+	sh.dma_cmd = cmd & ~EDU_DMA_RUN;
+	if (cmd & EDU_DMA_IRQ) {
+		sh.irq |= EDU_IRQ_DMA;
+		if (!poll_reg(EDU_IRQ_STATUS, EDU_IRQ_DMA, EDU_IRQ_DMA, 2000))
+			fail("dma irq not raised", rd(EDU_IRQ_STATUS), sh.irq);
+	}
+	expect("dma cmd after completion", rd(EDU_DMA_CMD), sh.dma_cmd);
+	return true;
+}
+
+/*
+ * edu buffer [off, off + cnt) -> RAM, into a pre-filled window with guard
+ * bytes on both sides, then compare with what the buffer is known to hold.
+ */
+static void dma_to_ram_checked(u32 off, u32 dst_off, u32 cnt, bool irq)
+{
+	u8 *dst = ram_dst + RAM_DST_OFF + dst_off;
+	u32 i, bad = 0, first = 0;
+
+	memset(ram_dst, RAM_FILL, sizeof(ram_dst));
+	barrier();
+	if (!do_dma(EDU_DMA_BUF + off, (u32)dst, cnt,
+		    EDU_DMA_TO_RAM | (irq ? EDU_DMA_IRQ : 0)))
+		return;
+	barrier();
+	for (i = 0; i < cnt; i++) {
+		if (((volatile u8 *)dst)[i] != edu_buf_seen[off + i] && !bad++)
+			first = i;
+	}
+	checks++;
+	if (bad) {
+		failures++;
+		printf("LMG CHECK-FAIL dma edu->ram %u of %u bytes differ, first at +%u: got 0x%02x want 0x%02x\n",
+		       bad, cnt, first, dst[first], edu_buf_seen[off + first]);
+	}
+	checks++;
+	if (ram_dst[RAM_DST_OFF + dst_off - 1] != RAM_FILL ||
+	    dst[cnt] != RAM_FILL) {
+		failures++;
+		printf("LMG CHECK-FAIL dma edu->ram wrote outside [dst, dst+%u)\n",
+		       cnt);
+	}
+}
+
+/* RAM -> edu buffer: after this the driver must refuse to save the device. */
+static void dma_from_ram(const u8 *src, u32 off, u32 cnt)
+{
+	do_dma((u32)src, EDU_DMA_BUF + off, cnt, EDU_DMA_IRQ);
+	irq_ack(EDU_IRQ_DMA);
+}
+
+/* Read the whole edu buffer into edu_buf_seen (as found, unchecked). */
+static void learn_dma_buffer(void)
+{
+	u32 i;
+
+	memset(edu_buf_seen, RAM_FILL, sizeof(edu_buf_seen));
+	barrier();
+	do_dma(EDU_DMA_BUF, (u32)edu_buf_seen, EDU_DMA_BUF_SIZE,
+	       EDU_DMA_TO_RAM);
+	barrier();
+	dma_buf_clean = true;
+	for (i = 0; i < EDU_DMA_BUF_SIZE; i++)
+		if (((volatile u8 *)edu_buf_seen)[i]) {
+			dma_buf_clean = false;
+			break;
+		}
+}
+
+/* --- whole-device checks ----------------------------------------------- */
+
+static void print_state(const char *when, u32 round)
+{
+	printf("LMG STATE when=%s round=%u id=0x%08x live=0x%08x fact=0x%08x status=0x%08x irq=0x%08x dma_src=0x%08x dma_dst=0x%08x dma_cnt=0x%08x dma_cmd=0x%08x pci_cmd=0x%04x bar0=0x%08x\n",
+	       when, round, rd(EDU_ID), rd(EDU_LIVENESS), rd(EDU_FACT),
+	       rd(EDU_STATUS), rd(EDU_IRQ_STATUS), rd(EDU_DMA_SRC),
+	       rd(EDU_DMA_DST), rd(EDU_DMA_CNT), rd(EDU_DMA_CMD),
+	       pci_read16(edu_bdf, PCI_COMMAND),
+	       pci_read32(edu_bdf, PCI_BAR0));
+}
+
+/*
+ * Compare every register with the shadow.  @quiet: the invariant loop,
+ * which counts mismatches without a line per read.
+ */
+static u32 check_registers(bool quiet)
+{
+	struct { const char *name; u32 off; u32 want; } regs[] = {
+		{ "id", EDU_ID, EDU_ID_VALUE },
+		{ "liveness", EDU_LIVENESS, sh.live },
+		{ "factorial", EDU_FACT, sh.fact },
+		{ "status", EDU_STATUS, sh.status },
+		{ "irq_status", EDU_IRQ_STATUS, sh.irq },
+		{ "dma_src", EDU_DMA_SRC, sh.dma_src },
+		{ "dma_dst", EDU_DMA_DST, sh.dma_dst },
+		{ "dma_cnt", EDU_DMA_CNT, sh.dma_cnt },
+		{ "dma_cmd", EDU_DMA_CMD, sh.dma_cmd },
+	};
+	u32 i, bad = 0;
+
+	for (i = 0; i < ARRAY_SIZE(regs); i++) {
+		u32 got = rd(regs[i].off);
+
+		if (quiet) {
+			bad += got != regs[i].want;
+			if (got != regs[i].want && printed_fails++ < 64)
+				printf("LMG INVARIANT-FAIL %s got=0x%08x want=0x%08x\n",
+				       regs[i].name, got, regs[i].want);
+		} else if (!expect(regs[i].name, got, regs[i].want)) {
+			bad++;
+		}
+	}
+	if (quiet)
+		return bad;
+
+	/* The same DMA registers as single 8-byte accesses. */
+	bad += !expect64("dma_src (8-byte)", rd64(EDU_DMA_SRC), sh.dma_src);
+	bad += !expect64("dma_dst (8-byte)", rd64(EDU_DMA_DST), sh.dma_dst);
+	bad += !expect64("dma_cnt (8-byte)", rd64(EDU_DMA_CNT), sh.dma_cnt);
+	bad += !expect64("dma_cmd (8-byte)", rd64(EDU_DMA_CMD), sh.dma_cmd);
+
+	/* Configuration space, restored by QEMU, not by the driver. */
+	bad += !expect("pci id", pci_read32(edu_bdf, PCI_VENDOR_ID),
+		       (u32)EDU_DEVICE << 16 | EDU_VENDOR);
+	bad += !expect("pci command", pci_read16(edu_bdf, PCI_COMMAND) &
+		       (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+			PCI_COMMAND_INTX_DISABLE), sh.pci_cmd);
+	bad += !expect("pci bar0", pci_read32(edu_bdf, PCI_BAR0), sh.bar0);
+	return bad;
+}
+
+/* --- the scenario --------------------------------------------------------- */
+
+/*
+ * Put round-specific state into every register the driver must carry:
+ * liveness, a finished factorial, IRQFACT on odd rounds, a finished
+ * edu->RAM DMA (with its interrupt on odd rounds) and interrupt status
+ * bits left pending on purpose, including a pattern raised through 0x60.
+ */
+static void setup_state(u32 round)
+{
+	bool odd = round & 1;
+
+	printf("LMG SETUP round=%u\n", round);
+	irq_ack(~0u);
+	set_irqfact(odd);
+	set_liveness(0x5eed0000 | round * 0x101);
+	do_factorial(10 + round);
+	dma_to_ram_checked((round * 0x100) % 0xc00, round * 0x40,
+			   0x200 + round * 0x10, odd);
+	irq_raise(0x5a000000 | round << 16);
+	check_registers(false);
+}
+
+/* After migration: a new liveness, factorials, a full-buffer DMA. */
+static void exercise(u32 round)
+{
+	printf("LMG EXERCISE round=%u\n", round);
+	irq_ack(~0u);
+	set_liveness(0xc0ffee00 | round);
+	set_irqfact(true);
+	do_factorial(5);
+	irq_ack(EDU_IRQ_FACT);
+	do_factorial(13);
+	irq_ack(EDU_IRQ_FACT);
+	set_irqfact(false);
+	do_factorial(8);
+	dma_to_ram_checked(0, 0, EDU_DMA_BUF_SIZE, true);
+	irq_ack(EDU_IRQ_DMA);
+	check_registers(false);
+}
+
+/* One round of keeping the device busy (mode loop). */
+static void busy_iteration(u32 i)
+{
+	u32 off = (i * 64) % EDU_DMA_BUF_SIZE;
+
+	expect("id", rd(EDU_ID), EDU_ID_VALUE);
+	set_liveness(0x10000000 + i);
+	do_factorial(1 + i % 12);
+	if (sh.status & EDU_STATUS_IRQFACT)
+		irq_ack(EDU_IRQ_FACT);
+	dma_to_ram_checked(off, off, 64, true);
+	irq_ack(EDU_IRQ_DMA);
+}
+
+/* Returns the byte the harness sent. */
+static int wait_for_harness(u32 round)
+{
+	u64 t0 = now_ms(), last = t0, t;
+	u32 iter = 0, bad = 0;
+	int c;
+
+	printf("LMG MIGRATE-NOW round=%u\n", round);
+	for (;;) {
+		c = serial_getc_nowait();
+		if (c == 'N' || c == 'E' || c == 'X')
+			break;
+		if (c >= 0)
+			printf("LMG NOTE ignoring input byte 0x%02x\n", c);
+
+		if (opt.mode == MODE_LOOP)
+			busy_iteration(iter);
+		else
+			bad += check_registers(true);
+		iter++;
+
+		t = now_ms();
+		if (t - last >= 1000) {
+			last = t;
+			printf("LMG TICK round=%u t=%u iter=%u bad=%u failures=%u\n",
+			       round, (u32)(t - t0), iter, bad, failures);
+		}
+		if (t - t0 > (u64)opt.timeout_s * 1000) {
+			printf("LMG RESULT FAIL reason=timeout waiting for the harness (%u s)\n",
+			       opt.timeout_s);
+			guest_exit(EXIT_TIMEOUT);
+		}
+	}
+	failures += bad;
+	checks += iter;
+	printf("LMG RESUMED round=%u byte=%c iter=%u invariant_bad=%u\n",
+	       round, c, iter, bad);
+	return c;
+}
+
+static void parse_cmdline(const char *s)
+{
+	while (*s) {
+		const char *w;
+		size_t n;
+
+		while (*s == ' ')
+			s++;
+		w = s;
+		while (*s && *s != ' ')
+			s++;
+		n = s - w;
+		if (n == 15 && !strncmp(w, "fill-dma-buffer", n))
+			opt.mode = MODE_FILL;
+		else if (n == 4 && !strncmp(w, "loop", n))
+			opt.mode = MODE_LOOP;
+		else if (n == 10 && !strncmp(w, "no-migrate", n))
+			opt.no_migrate = true;
+		else if (n > 8 && !strncmp(w, "timeout=", 8))
+			opt.timeout_s = parse_u32(w + 8);
+	}
+}
+
+static void find_device(void)
+{
+	u32 raw, size;
+	u16 cmd;
+	int n, bdf;
+
+	bdf = pci_find(EDU_VENDOR, EDU_DEVICE, &n);
+	if (bdf < 0) {
+		printf("LMG RESULT FAIL reason=no edu device (1234:11e8) found\n");
+		guest_exit(EXIT_SETUP);
+	}
+	edu_bdf = bdf;
+	cmd = pci_read16(edu_bdf, PCI_COMMAND);
+	raw = pci_read32(edu_bdf, PCI_BAR0);
+
+	/* Size BAR0 with memory decoding off, then put it back. */
+	pci_write16(edu_bdf, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	pci_write32(edu_bdf, PCI_BAR0, ~0u);
+	size = ~(pci_read32(edu_bdf, PCI_BAR0) & ~0xfu) + 1;
+	pci_write32(edu_bdf, PCI_BAR0, raw);
+
+	bar0 = raw & ~0xfu;
+	printf("LMG EDU bdf=%02x:%02x.%u count=%d bar0=0x%08x flags=0x%x size=0x%x cmd=0x%04x\n",
+	       PCI_BUS(edu_bdf), PCI_DEV(edu_bdf), PCI_FN(edu_bdf), n, bar0,
+	       raw & 0xf, size, cmd);
+	if (raw & 1 || !bar0 || size != EDU_BAR0_SIZE) {
+		printf("LMG RESULT FAIL reason=BAR0 not a 1 MiB memory BAR assigned by the firmware\n");
+		guest_exit(EXIT_SETUP);
+	}
+
+	/* Memory space and bus mastering on; INTx off: we poll. */
+	sh.pci_cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+		     PCI_COMMAND_INTX_DISABLE;
+	pci_write16(edu_bdf, PCI_COMMAND, cmd | sh.pci_cmd);
+	sh.bar0 = raw;
+	if (rd(EDU_ID) != EDU_ID_VALUE) {
+		printf("LMG RESULT FAIL reason=edu ID register reads 0x%08x\n",
+		       rd(EDU_ID));
+		guest_exit(EXIT_SETUP);
+	}
+}
+
+/* The register file as found, before we touch it: the shadow's start. */
+static void adopt_device_state(void)
+{
+	sh.live = rd(EDU_LIVENESS);
+	sh.fact = rd(EDU_FACT);
+	sh.status = rd(EDU_STATUS);
+	sh.irq = rd(EDU_IRQ_STATUS);
+	sh.dma_src = rd(EDU_DMA_SRC);
+	sh.dma_dst = rd(EDU_DMA_DST);
+	sh.dma_cnt = rd(EDU_DMA_CNT);
+	sh.dma_cmd = rd(EDU_DMA_CMD);
+	if (sh.status & EDU_STATUS_COMPUTING)
+		poll_reg(EDU_STATUS, EDU_STATUS_COMPUTING, 0, 5000);
+	if (sh.dma_cmd & EDU_DMA_RUN)
+		poll_reg(EDU_DMA_CMD, EDU_DMA_RUN, 0, 10000);
+	print_state("boot", 0);
+}
+
+static void __attribute__((noreturn)) finish(void)
+{
+	if (failures) {
+		printf("LMG RESULT FAIL failures=%u checks=%u\n", failures,
+		       checks);
+		guest_exit(EXIT_FAIL);
+	}
+	printf("LMG RESULT PASS checks=%u\n", checks);
+	guest_exit(EXIT_PASS);
+}
+
+void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
+{
+	const char *cmdline = "";
+	u32 round = 1, i;
+	int c;
+
+	serial_init();
+	if (magic == MB_INFO_MAGIC && (mbi->flags & MB_INFO_CMDLINE))
+		cmdline = (const char *)mbi->cmdline;
+	parse_cmdline(cmdline);
+	enable_mmx();
+	timer_init();
+	printf("\nLMG BOOT mode=%s timeout=%u mem_upper_kib=%u clock=%s cmdline=\"%s\"\n",
+	       mode_name(), opt.timeout_s,
+	       magic == MB_INFO_MAGIC && (mbi->flags & MB_INFO_MEM) ?
+			mbi->mem_upper : 0,
+	       timer_source(), cmdline);
+
+	find_device();
+	adopt_device_state();
+
+	learn_dma_buffer();
+	irq_ack(~0u);
+	printf("LMG DMABUF %s\n", dma_buf_clean ? "clean" :
+	       "NOT-CLEAN (written by RAM->edu DMA before this boot; a destination device will not hold the same bytes)");
+
+	if (opt.mode == MODE_FILL) {
+		for (i = 0; i < EDU_DMA_BUF_SIZE; i++)
+			ram_src[i] = (u8)(i * 7 + 0x3c);
+		dma_from_ram(ram_src, 0, EDU_DMA_BUF_SIZE);
+		memcpy(edu_buf_seen, ram_src, EDU_DMA_BUF_SIZE);
+		dma_to_ram_checked(0, 0, EDU_DMA_BUF_SIZE, false);
+		printf("LMG FILLED dma buffer by RAM->edu DMA: the driver must refuse to save this device\n");
+	}
+
+	for (;;) {
+		setup_state(round);
+		print_state("before", round);
+		if (opt.no_migrate) {
+			c = 'E';
+		} else {
+			c = wait_for_harness(round);
+			if (c == 'X') {
+				printf("LMG RESULT FAIL reason=harness abort\n");
+				guest_exit(EXIT_FAIL);
+			}
+		}
+		print_state("after", round);
+		check_registers(false);
+		exercise(round);
+		printf("LMG ROUND-DONE round=%u failures=%u checks=%u\n",
+		       round, failures, checks);
+		if (c != 'N')
+			break;
+		round++;
+	}
+
+	if (opt.mode == MODE_FILL) {
+		/* Leave the device as we found it for whoever uses it next. */
+		memset(ram_src, 0, sizeof(ram_src));
+		dma_from_ram(ram_src, 0, EDU_DMA_BUF_SIZE);
+		memset(edu_buf_seen, 0, sizeof(edu_buf_seen));
+		dma_to_ram_checked(0, 0, EDU_DMA_BUF_SIZE, false);
+		printf("LMG NOTE dma buffer zeroed again\n");
+	}
+	finish();
+}

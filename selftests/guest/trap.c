@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A minimal IDT: every CPU exception prints its vector, error code and
+ * registers on the console and exits through isa-debug-exit with
+ * EXIT_EXCEPTION.  Interrupts stay disabled for the whole run (the
+ * payload polls the device), so only vectors 0-31 are populated.
+ */
+#include "lib.h"
+
+struct exc_frame {
+	u32 edi, esi, ebp, esp_dummy, ebx, edx, ecx, eax;	/* pushal */
+	u32 vector, error;
+	u32 eip, cs, eflags;
+};
+
+struct idt_gate {
+	u16 off_lo;
+	u16 sel;
+	u8 zero;
+	u8 type;
+	u16 off_hi;
+} __attribute__((packed));
+
+struct idt_desc {
+	u16 limit;
+	u32 base;
+} __attribute__((packed));
+
+extern const u32 isr_table[32];
+static struct idt_gate idt[32] __attribute__((aligned(8)));
+
+void idt_setup(void)
+{
+	struct idt_desc desc = { sizeof(idt) - 1, (u32)idt };
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(idt); i++) {
+		idt[i].off_lo = isr_table[i] & 0xffff;
+		idt[i].sel = 0x08;
+		idt[i].zero = 0;
+		idt[i].type = 0x8e;		/* present, ring 0, 32-bit interrupt gate */
+		idt[i].off_hi = isr_table[i] >> 16;
+	}
+	asm volatile("lidt %0" : : "m"(desc));
+}
+
+void __attribute__((noreturn)) exception_handler(struct exc_frame *f)
+{
+	u32 cr2;
+
+	asm volatile("mov %%cr2, %0" : "=r"(cr2));
+	printf("\nLMG EXCEPTION vector=%u error=0x%x eip=0x%08x cs=0x%x eflags=0x%08x cr2=0x%08x\n",
+	       f->vector, f->error, f->eip, f->cs, f->eflags, cr2);
+	printf("LMG EXCEPTION eax=0x%08x ebx=0x%08x ecx=0x%08x edx=0x%08x esi=0x%08x edi=0x%08x ebp=0x%08x\n",
+	       f->eax, f->ebx, f->ecx, f->edx, f->esi, f->edi, f->ebp);
+	printf("LMG RESULT FAIL reason=exception\n");
+	guest_exit(EXIT_EXCEPTION);
+}
