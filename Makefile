@@ -13,7 +13,7 @@ BUILD := $(CURDIR)/build
 
 SETUP := $(CURDIR)/scripts/setup
 
-.PHONY: all modules clean setup style install
+.PHONY: all modules clean setup style install selftests
 
 all: modules
 
@@ -37,3 +37,8 @@ style: setup
 	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
 		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
 		-f $(shell git ls-files 'src/*.c' 'src/*.h' 'include/*.h')
+
+# --- tests and the QEMU rig (scripts/vm; Documentation/rig.md) --------------
+
+selftests: setup
+	$(MAKE) -C selftests
