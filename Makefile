@@ -13,7 +13,7 @@ BUILD := $(CURDIR)/build
 
 SETUP := $(CURDIR)/scripts/setup
 
-.PHONY: all modules clean setup style install selftests
+.PHONY: all modules clean setup style install selftests tools demo shell FORCE
 
 all: modules
 
@@ -42,3 +42,28 @@ style: setup
 
 selftests: setup
 	$(MAKE) -C selftests
+
+# Small userspace tools used inside the rig.
+tools: setup $(BUILD)/tools/vfio-info
+
+$(BUILD)/uapi/linux/vfio.h: FORCE
+	@$(MAKE) --no-print-directory -C selftests $@
+
+FORCE:
+
+$(BUILD)/tools/vfio-info: tools/vfio-info.c $(BUILD)/uapi/linux/vfio.h
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -O2 -g -I$(BUILD)/uapi -o $@ $<
+
+# Boot the rig and show both edu devices bound to the driver and exposed by
+# VFIO (scripts/demo-guest runs inside the guest).
+demo: setup
+	$(MAKE) modules
+	$(MAKE) tools
+	@$(CURDIR)/scripts/vm -- scripts/demo-guest
+
+# An interactive shell in the rig, module loaded and edu devices bound.
+shell: setup
+	$(MAKE) modules
+	$(MAKE) tools
+	@$(CURDIR)/scripts/vm --shell
