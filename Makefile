@@ -13,7 +13,7 @@ BUILD := $(CURDIR)/build
 
 SETUP := $(CURDIR)/scripts/setup
 
-.PHONY: all modules clean setup style install selftests tools demo shell FORCE
+.PHONY: all modules clean setup style install selftests tools check demo shell FORCE
 
 all: modules
 
@@ -54,6 +54,18 @@ FORCE:
 $(BUILD)/tools/vfio-info: tools/vfio-info.c $(BUILD)/uapi/linux/vfio.h
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -O2 -g -I$(BUILD)/uapi -o $@ $<
+
+# Build everything, boot the rig once, run every suite in it (see
+# scripts/run-suites) and end with "N passed, N failed, N skipped".
+# T=<pattern...> runs only the matching suites. CHECK_SUBDIRS: what else
+# is built first (each has its own Makefile).
+CHECK_SUBDIRS := selftests $(patsubst %/Makefile,%,$(wildcard fuzz/Makefile))
+
+check: setup
+	$(MAKE) modules
+	$(MAKE) tools
+	@for d in $(CHECK_SUBDIRS); do $(MAKE) -C $$d || exit 1; done
+	@$(CURDIR)/scripts/check $(T)
 
 # Boot the rig and show both edu devices bound to the driver and exposed by
 # VFIO (scripts/demo-guest runs inside the guest).
