@@ -14,6 +14,7 @@ BUILD := $(CURDIR)/build
 SETUP := $(CURDIR)/scripts/setup
 
 .PHONY: all modules clean setup style install selftests tools check demo shell FORCE
+.PHONY: fuzz
 
 all: modules
 
@@ -66,6 +67,15 @@ check: setup
 	$(MAKE) tools
 	@for d in $(CHECK_SUBDIRS); do $(MAKE) -C $$d || exit 1; done
 	@$(CURDIR)/scripts/check $(T)
+
+# Fuzz the stream parser for FUZZ_SECONDS (default 60) after replaying the
+# seeds and regressions; a crash is minimised into fuzz/regressions/,
+# which `make check` then replays.  See fuzz/Makefile (coverage, seeds).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(MAKE) -C fuzz all
+	$(MAKE) -C fuzz check
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # Boot the rig and show both edu devices bound to the driver and exposed by
 # VFIO (scripts/demo-guest runs inside the guest).
