@@ -563,6 +563,33 @@ int lm_dma_unmap_free(struct lm_dev *d, struct lm_dma *dma)
 	return ret;
 }
 
+int lm_irq_eventfd(struct lm_dev *d, uint32_t index, int efd)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} arg = {
+		.set.argsz = sizeof(arg),
+		.set.index = index,
+		.set.start = 0,
+	};
+
+	if (efd >= 0) {
+		arg.set.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				VFIO_IRQ_SET_ACTION_TRIGGER;
+		arg.set.count = 1;
+		arg.fd = efd;
+	} else {
+		arg.set.flags = VFIO_IRQ_SET_DATA_NONE |
+				VFIO_IRQ_SET_ACTION_TRIGGER;
+		arg.set.count = 0;
+		arg.set.argsz = sizeof(arg.set);
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &arg))
+		return neg_errno();
+	return 0;
+}
+
 int lm_count_fds(void)
 {
 	struct dirent *de;

@@ -127,6 +127,12 @@ int lm_dma_alloc_map(struct lm_dev *d, uint64_t iova, uint64_t size,
 		     struct lm_dma *dma);
 int lm_dma_unmap_free(struct lm_dev *d, struct lm_dma *dma);
 
+/*
+ * Route interrupt @index (VFIO_PCI_INTX/MSI_IRQ_INDEX) vector 0 to eventfd
+ * @efd; @efd < 0 disables the index.
+ */
+int lm_irq_eventfd(struct lm_dev *d, uint32_t index, int efd);
+
 /* Counting open fds of this process (leak checks). */
 int lm_count_fds(void);
 
