@@ -251,8 +251,9 @@ TEST_F(dirty, rises_then_drains)
 		ASSERT_EQ(0, lm_bar_write32(&self->dev, 0, variant->reg,
 					    variant->val));
 	}
-	if (variant->reg == EDU_REG_FACT)
+	if (variant->reg == EDU_REG_FACT) {
 		ASSERT_EQ(0, edu_wait_fact(&self->dev, LM_DEV_WAIT_MS));
+	}
 
 	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
 	EXPECT_EQ(0ULL, info.initial_bytes);
@@ -365,9 +366,10 @@ TEST_F(data_size, covers_stop_copy)
 		SKIP(return, "STOP_COPY is not reachable from ERROR");
 	ASSERT_EQ(0, lm_mig_data_size(&self->dev, &size));
 	lm_buf_init(&b);
-	if (variant->state == S_RESUMING)
+	if (variant->state == S_RESUMING) {
 		ASSERT_EQ(0, lm_feed(self->fd, self->own.p, self->own.len,
 				     LM_CHUNK_ALL, NULL));
+	}
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP_COPY, &fd));
 	if (fd < 0) {
 		/* PRE_COPY sessions continue on their fd. */

@@ -30,6 +30,14 @@
 #define S_PRE_COPY	VFIO_DEVICE_STATE_PRE_COPY
 #define S_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
 
+/*
+ * The rig runs under TCG on a shared machine: a test that takes 2 s alone
+ * can take 20 s when the host is busy.  Give every test two minutes; only
+ * a hang should ever get near that.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
+
 /* Generous bound for the device's own asynchronous work (DMA, factorial). */
 #define LM_DEV_WAIT_MS	20000
 
@@ -72,13 +80,30 @@ int main(int argc, char **argv)						\
 	if (!__bdf)							\
 		SKIP(return, "needs %d devices, %d selected",		\
 		     (idx) + 1, lm_devices.n);				\
-	__ret = lm_dev_open((dev), __bdf);				\
+	__ret = lm_dev_open_retry((dev), __bdf);			\
 	ASSERT_EQ(0, __ret) TH_LOG("open %s: %s", __bdf,		\
 				   strerror(-__ret));			\
 	__ret = lm_reset_to_running(dev);				\
 	ASSERT_EQ(0, __ret) TH_LOG("reset %s: %s", __bdf,		\
 				   strerror(-__ret));			\
 } while (0)
+
+/*
+ * A test killed by the harness may still be releasing the device while
+ * the next one starts: retry a busy open for a few seconds.
+ */
+static inline int lm_dev_open_retry(struct lm_dev *d, const char *bdf)
+{
+	int i, ret;
+
+	for (i = 0; i < 100; i++) {
+		ret = lm_dev_open(d, bdf);
+		if (ret != -EBUSY)
+			break;
+		usleep(100000);
+	}
+	return ret;
+}
 
 /* Assert the device's current migration state. */
 #define ASSERT_STATE(dev, want) do {					\
