@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migration_reset_test - VFIO_DEVICE_RESET from every migration state,
+ * ERROR included: the device comes back RUNNING with power-on registers,
+ * the data fd of the interrupted session is dead, and the device works and
+ * migrates again afterwards.
+ */
+#include <poll.h>
+
+#include "kselftest_harness.h"
+#include "lib/lm_test.h"
+
+FIXTURE(reset)
+{
+	struct lm_dev dev;
+	int fd;
+};
+
+FIXTURE_VARIANT(reset)
+{
+	uint32_t state;
+	bool read_some;		/* saving: read part of the stream first */
+};
+
+FIXTURE_VARIANT_ADD(reset, stop) { .state = S_STOP };
+FIXTURE_VARIANT_ADD(reset, running) { .state = S_RUNNING };
+FIXTURE_VARIANT_ADD(reset, stop_copy) { .state = S_STOP_COPY };
+FIXTURE_VARIANT_ADD(reset, stop_copy_partly_read) {
+	.state = S_STOP_COPY, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset, resuming) { .state = S_RESUMING };
+FIXTURE_VARIANT_ADD(reset, resuming_partly_written) {
+	.state = S_RESUMING, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset, running_p2p) { .state = S_RUNNING_P2P };
+FIXTURE_VARIANT_ADD(reset, pre_copy) { .state = S_PRE_COPY };
+FIXTURE_VARIANT_ADD(reset, pre_copy_partly_read) {
+	.state = S_PRE_COPY, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset, pre_copy_p2p) { .state = S_PRE_COPY_P2P };
+FIXTURE_VARIANT_ADD(reset, error) { .state = S_ERROR };
+
+static const struct edu_prog busy_prog = {
+	.liveness = 0x7777aaaa, .fact_k = 13, .irqfact = true,
+	.irq_status = 0x1001,
+	.dma_src = 0x40020, .dma_dst = 0x500000, .dma_cnt = 0x44,
+};
+
+FIXTURE_SETUP(reset)
+{
+	struct edu_regs expect;
+	struct lm_buf own;
+	uint8_t b[16];
+
+	self->fd = -1;
+	lm_buf_init(&own);
+	LM_OPEN_DEV(&self->dev, 0);
+	/* Far from power-on in every register but the command. */
+	ASSERT_EQ(0, edu_program(&self->dev, &busy_prog, NULL, &expect));
+	if (variant->state == S_RESUMING && variant->read_some) {
+		ASSERT_EQ(0, lm_save(&self->dev, 0, LM_CHUNK_ALL, &own, NULL));
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
+	}
+	if (variant->state == S_ERROR) {
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RESUMING,
+					      &self->fd));
+		ASSERT_EQ(-EBADMSG, lm_mig_set_state(&self->dev, S_STOP,
+						     NULL));
+	} else {
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, variant->state,
+					      &self->fd));
+	}
+	ASSERT_STATE(&self->dev, variant->state);
+	if (variant->read_some && variant->state == S_RESUMING) {
+		ASSERT_EQ(0, lm_feed(self->fd, own.p, own.len / 2,
+				     LM_CHUNK_ALL, NULL));
+	} else if (variant->read_some) {
+		ASSERT_EQ((long)sizeof(b), lm_read1(self->fd, b, sizeof(b)));
+	}
+	lm_buf_free(&own);
+}
+
+FIXTURE_TEARDOWN(reset)
+{
+	lm_close(&self->fd);
+	lm_dev_close(&self->dev);
+}
+
+TEST_F(reset, power_on_and_running)
+{
+	struct edu_regs pon;
+
+	ASSERT_EQ(0, lm_dev_reset(&self->dev));
+	ASSERT_STATE(&self->dev, S_RUNNING);
+	ASSERT_EQ(0, lm_pci_enable(&self->dev));
+	edu_regs_power_on(&pon);
+	ASSERT_REGS(&self->dev, &pon);
+}
+
+TEST_F(reset, session_fd_dead)
+{
+	uint8_t b[8] = { 0 };
+	int rev;
+
+	if (self->fd < 0)
+		SKIP(return, "no session in %s", lm_state_name(variant->state));
+	ASSERT_EQ(0, lm_dev_reset(&self->dev));
+	if (variant->state == S_RESUMING || variant->state == S_ERROR) {
+		EXPECT_EQ(-ENODEV, lm_write1(self->fd, b, sizeof(b)));
+	} else {
+		EXPECT_EQ(-ENODEV, lm_read1(self->fd, b, sizeof(b)));
+	}
+	rev = lm_poll1(self->fd, POLLIN | POLLOUT, 0);
+	EXPECT_TRUE(rev > 0 && (rev & POLLERR)) TH_LOG("revents %#x", rev);
+}
+
+TEST_F(reset, works_and_migrates_again)
+{
+	struct edu_prog p = { .liveness = 0x31, .fact_k = 4 };
+	struct edu_regs expect;
+	struct lm_buf s;
+	const char *stage = "";
+	int ret, we, se;
+
+	lm_buf_init(&s);
+	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	ASSERT_EQ(0, edu_program(&self->dev, &p, NULL, &expect));
+	ASSERT_REGS(&self->dev, &expect);
+	ret = lm_save(&self->dev, 1, LM_CHUNK_ALL, &s, &stage);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", stage, strerror(-ret));
+	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	lm_resume(&self->dev, s.p, s.len, LM_CHUNK_ALL, &we, &se);
+	ASSERT_EQ(0, we);
+	ASSERT_EQ(0, se);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
+	ASSERT_REGS(&self->dev, &expect);
+	lm_buf_free(&s);
+}
+
+/* Reset twice in a row, and a reset of a device in RUNNING, are harmless. */
+TEST_F(reset, twice)
+{
+	struct edu_regs pon;
+
+	ASSERT_EQ(0, lm_dev_reset(&self->dev));
+	ASSERT_EQ(0, lm_dev_reset(&self->dev));
+	ASSERT_STATE(&self->dev, S_RUNNING);
+	ASSERT_EQ(0, lm_pci_enable(&self->dev));
+	edu_regs_power_on(&pon);
+	ASSERT_REGS(&self->dev, &pon);
+}
+
+LM_TEST_MAIN
