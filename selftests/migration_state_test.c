@@ -204,11 +204,19 @@ FIXTURE_VARIANT(matrix)
 
 M_ROW(STOP)
 M_ROW(RUNNING)
-M_ROW(STOP_COPY)
 M_ROW(RESUMING)
 M_ROW(RUNNING_P2P)
 M_ROW(PRE_COPY)
 M_ROW(PRE_COPY_P2P)
+/*
+ * STOP_COPY last, and its two refused arcs to PRE_COPY states at the very
+ * end: a driver that hangs on them (e.g. by handing them to a 6.12.95
+ * vfio_mig_get_next_state(), which loops forever on them) takes the
+ * device down with it, and should take down as little else as possible.
+ */
+M(STOP_COPY, STOP) M(STOP_COPY, RUNNING) M(STOP_COPY, STOP_COPY)
+M(STOP_COPY, RESUMING) M(STOP_COPY, RUNNING_P2P) M(STOP_COPY, ERROR)
+M(STOP_COPY, PRE_COPY) M(STOP_COPY, PRE_COPY_P2P)
 
 FIXTURE_SETUP(matrix)
 {
