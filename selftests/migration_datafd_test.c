@@ -48,6 +48,65 @@ static bool is_resuming(const FIXTURE_VARIANT(fd) *v)
 	return v->state == S_RESUMING;
 }
 
+/* Saving sessions only. */
+FIXTURE(savefd)
+{
+	struct lm_dev dev;
+	int fd;
+};
+
+FIXTURE_VARIANT(savefd)
+{
+	uint32_t state;
+};
+
+FIXTURE_VARIANT_ADD(savefd, pre_copy) { .state = S_PRE_COPY };
+FIXTURE_VARIANT_ADD(savefd, pre_copy_p2p) { .state = S_PRE_COPY_P2P };
+FIXTURE_VARIANT_ADD(savefd, stop_copy) { .state = S_STOP_COPY };
+
+FIXTURE_SETUP(savefd)
+{
+	self->fd = -1;
+	LM_OPEN_DEV(&self->dev, 0);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, variant->state, &self->fd));
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(savefd)
+{
+	lm_close(&self->fd);
+	lm_dev_close(&self->dev);
+}
+
+/* PRE_COPY sessions only. */
+FIXTURE(prefd)
+{
+	struct lm_dev dev;
+	int fd;
+};
+
+FIXTURE_VARIANT(prefd)
+{
+	uint32_t state;
+};
+
+FIXTURE_VARIANT_ADD(prefd, pre_copy) { .state = S_PRE_COPY };
+FIXTURE_VARIANT_ADD(prefd, pre_copy_p2p) { .state = S_PRE_COPY_P2P };
+
+FIXTURE_SETUP(prefd)
+{
+	self->fd = -1;
+	LM_OPEN_DEV(&self->dev, 0);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, variant->state, &self->fd));
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(prefd)
+{
+	lm_close(&self->fd);
+	lm_dev_close(&self->dev);
+}
+
 TEST_F(fd, pread_pwrite_lseek_espipe)
 {
 	uint8_t b[16] = { 0 };
@@ -105,15 +164,13 @@ TEST_F(fd, poll_ready)
 }
 
 /* Read to the end; check which end and that it is sticky. */
-TEST_F(fd, end_of_stream)
+TEST_F(savefd, end_of_stream)
 {
 	bool pre = variant->state != S_STOP_COPY;
 	struct lm_buf b;
 	uint8_t x;
 	int end, i, rev;
 
-	if (is_resuming(variant))
-		SKIP(return, "saving sessions only");
 	lm_buf_init(&b);
 	ASSERT_EQ(0, lm_drain(self->fd, &b, LM_CHUNK(64), LM_STREAM_LIMIT,
 			      &end));
@@ -135,15 +192,13 @@ TEST_F(fd, end_of_stream)
 }
 
 /* PRE_COPY's end is temporary: STOP_COPY continues the same stream. */
-TEST_F(fd, temporary_end_then_stop_copy)
+TEST_F(prefd, temporary_end_then_stop_copy)
 {
 	struct lm_sview *v = calloc(1, sizeof(*v));
 	struct lm_buf b;
 	int end, nfd = -1;
 
 	ASSERT_NE(NULL, v);
-	if (variant->state == S_STOP_COPY || is_resuming(variant))
-		SKIP(return, "PRE_COPY sessions only");
 	lm_buf_init(&b);
 	ASSERT_EQ(0, lm_drain(self->fd, &b, LM_CHUNK_ALL, LM_STREAM_LIMIT,
 			      &end));
@@ -163,15 +218,13 @@ TEST_F(fd, temporary_end_then_stop_copy)
 }
 
 /* A 1-byte reader sees the same kind of well-formed stream. */
-TEST_F(fd, byte_reads_well_formed)
+TEST_F(savefd, byte_reads_well_formed)
 {
 	struct lm_sview *v = calloc(1, sizeof(*v));
 	struct lm_buf b;
 	int end;
 
 	ASSERT_NE(NULL, v);
-	if (is_resuming(variant))
-		SKIP(return, "saving sessions only");
 	lm_buf_init(&b);
 	if (variant->state != S_STOP_COPY) {
 		ASSERT_EQ(0, lm_drain(self->fd, &b, LM_CHUNK(1),
@@ -345,13 +398,11 @@ TEST_F(fd, new_session_new_fd)
 }
 
 /* dup()ed fds share one stream. */
-TEST_F(fd, dup_shares_stream)
+TEST_F(savefd, dup_shares_stream)
 {
 	uint8_t a[4], b[4];
 	int d;
 
-	if (is_resuming(variant))
-		SKIP(return, "saving sessions only");
 	d = dup(self->fd);
 	ASSERT_LE(0, d);
 	ASSERT_EQ(4, lm_read1(d, a, 4));

@@ -16,6 +16,13 @@ FIXTURE(reset)
 	int fd;
 };
 
+/* The states that have a data session (ERROR: the one that failed). */
+FIXTURE(reset_session)
+{
+	struct lm_dev dev;
+	int fd;
+};
+
 FIXTURE_VARIANT(reset)
 {
 	uint32_t state;
@@ -46,38 +53,42 @@ static const struct edu_prog busy_prog = {
 	.dma_src = 0x40020, .dma_dst = 0x500000, .dma_cnt = 0x44,
 };
 
-FIXTURE_SETUP(reset)
+static void reset_init(struct __test_metadata *_metadata, struct lm_dev *dev,
+		       int *fdp, uint32_t state, bool read_some)
 {
 	struct edu_regs expect;
 	struct lm_buf own;
 	uint8_t b[16];
 
-	self->fd = -1;
+	*fdp = -1;
 	lm_buf_init(&own);
-	LM_OPEN_DEV(&self->dev, 0);
+	LM_OPEN_DEV(dev, 0);
 	/* Far from power-on in every register but the command. */
-	ASSERT_EQ(0, edu_program(&self->dev, &busy_prog, NULL, &expect));
-	if (variant->state == S_RESUMING && variant->read_some) {
-		ASSERT_EQ(0, lm_save(&self->dev, 0, LM_CHUNK_ALL, &own, NULL));
-		ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
+	ASSERT_EQ(0, edu_program(dev, &busy_prog, NULL, &expect));
+	if (state == S_RESUMING && read_some) {
+		ASSERT_EQ(0, lm_save(dev, 0, LM_CHUNK_ALL, &own, NULL));
+		ASSERT_EQ(0, lm_mig_set_state(dev, S_RUNNING, NULL));
 	}
-	if (variant->state == S_ERROR) {
-		ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RESUMING,
-					      &self->fd));
-		ASSERT_EQ(-EBADMSG, lm_mig_set_state(&self->dev, S_STOP,
-						     NULL));
+	if (state == S_ERROR) {
+		ASSERT_EQ(0, lm_mig_set_state(dev, S_RESUMING, fdp));
+		ASSERT_EQ(-EBADMSG, lm_mig_set_state(dev, S_STOP, NULL));
 	} else {
-		ASSERT_EQ(0, lm_mig_set_state(&self->dev, variant->state,
-					      &self->fd));
+		ASSERT_EQ(0, lm_mig_set_state(dev, state, fdp));
 	}
-	ASSERT_STATE(&self->dev, variant->state);
-	if (variant->read_some && variant->state == S_RESUMING) {
-		ASSERT_EQ(0, lm_feed(self->fd, own.p, own.len / 2,
-				     LM_CHUNK_ALL, NULL));
-	} else if (variant->read_some) {
-		ASSERT_EQ((long)sizeof(b), lm_read1(self->fd, b, sizeof(b)));
+	ASSERT_STATE(dev, state);
+	if (read_some && state == S_RESUMING) {
+		ASSERT_EQ(0, lm_feed(*fdp, own.p, own.len / 2, LM_CHUNK_ALL,
+				     NULL));
+	} else if (read_some) {
+		ASSERT_EQ((long)sizeof(b), lm_read1(*fdp, b, sizeof(b)));
 	}
 	lm_buf_free(&own);
+}
+
+FIXTURE_SETUP(reset)
+{
+	reset_init(_metadata, &self->dev, &self->fd, variant->state,
+		   variant->read_some);
 }
 
 FIXTURE_TEARDOWN(reset)
@@ -97,13 +108,45 @@ TEST_F(reset, power_on_and_running)
 	ASSERT_REGS(&self->dev, &pon);
 }
 
-TEST_F(reset, session_fd_dead)
+FIXTURE_VARIANT(reset_session)
+{
+	uint32_t state;
+	bool read_some;
+};
+
+FIXTURE_VARIANT_ADD(reset_session, stop_copy) { .state = S_STOP_COPY };
+FIXTURE_VARIANT_ADD(reset_session, stop_copy_partly_read) {
+	.state = S_STOP_COPY, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset_session, resuming) { .state = S_RESUMING };
+FIXTURE_VARIANT_ADD(reset_session, resuming_partly_written) {
+	.state = S_RESUMING, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset_session, pre_copy) { .state = S_PRE_COPY };
+FIXTURE_VARIANT_ADD(reset_session, pre_copy_partly_read) {
+	.state = S_PRE_COPY, .read_some = true,
+};
+FIXTURE_VARIANT_ADD(reset_session, pre_copy_p2p) { .state = S_PRE_COPY_P2P };
+FIXTURE_VARIANT_ADD(reset_session, error) { .state = S_ERROR };
+
+FIXTURE_SETUP(reset_session)
+{
+	reset_init(_metadata, &self->dev, &self->fd, variant->state,
+		   variant->read_some);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(reset_session)
+{
+	lm_close(&self->fd);
+	lm_dev_close(&self->dev);
+}
+
+TEST_F(reset_session, session_fd_dead)
 {
 	uint8_t b[8] = { 0 };
 	int rev;
 
-	if (self->fd < 0)
-		SKIP(return, "no session in %s", lm_state_name(variant->state));
 	ASSERT_EQ(0, lm_dev_reset(&self->dev));
 	if (variant->state == S_RESUMING || variant->state == S_ERROR) {
 		EXPECT_EQ(-ENODEV, lm_write1(self->fd, b, sizeof(b)));
