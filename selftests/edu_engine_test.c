@@ -115,7 +115,8 @@ TEST_F(edu, registers_work)
 }
 
 /* A DMA round trip through the edu buffer works at all (the rig's IOMMU
- * path), so the DMA-based tests below mean something. */
+ * path), so the DMA-based tests below mean something.
+ */
 TEST_F(edu, dma_round_trip)
 {
 	uint8_t *ram = self->dma.vaddr;
@@ -762,7 +763,8 @@ TEST_F(pair, no_spurious_irq_on_restore)
 	ASSERT_EQ(0, lm_irq_eventfd(&self->dst, VFIO_PCI_MSI_IRQ_INDEX,
 				    self->efd));
 	/* IRQFACT set and a factorial to restore: a naive restore (write
-	 * the factorial with IRQFACT on) would interrupt. */
+	 * the factorial with IRQFACT on) would interrupt.
+	 */
 	ASSERT_EQ(0, edu_program(&self->src, &p, NULL, &expect));
 	ASSERT_EQ(0, lm_save(&self->src, 1, LM_CHUNK_ALL, &s, NULL));
 	lm_resume(&self->dst, s.p, s.len, LM_CHUNK_ALL, &we, &se);

@@ -118,7 +118,8 @@ TEST_F(fd, pread_pwrite_lseek_espipe)
 	EXPECT_EQ(-1, lseek(self->fd, 0, SEEK_CUR));
 	EXPECT_EQ(ESPIPE, errno);
 	/* Nothing above moved the stream: a saving fd still starts with
-	 * the header magic. */
+	 * the header magic.
+	 */
 	if (!is_resuming(variant)) {
 		ASSERT_EQ(4, lm_read1(self->fd, b, 4));
 		EXPECT_EQ(LM_STREAM_MAGIC, lm_get32(b));
@@ -179,7 +180,8 @@ TEST_F(savefd, end_of_stream)
 	for (i = 0; i < 5; i++)
 		EXPECT_EQ(pre ? -ENOMSG : 0, lm_read1(self->fd, &x, 1));
 	/* poll: nothing readable at the temporary end, readable at the
-	 * permanent one. */
+	 * permanent one.
+	 */
 	rev = lm_poll1(self->fd, POLLIN, 0);
 	ASSERT_LE(0, rev);
 	if (pre) {
@@ -260,7 +262,8 @@ TEST_F(fd, efault_loses_nothing)
 
 		EXPECT_EQ(-EFAULT, lm_write1(self->fd, bad, 64));
 		/* Then a whole valid stream must still be accepted: take one
-		 * from this device after starting over. */
+		 * from this device after starting over.
+		 */
 		lm_close(&self->fd);
 		ASSERT_EQ(0, lm_reset_to_running(d));
 		lm_buf_init(&s);

@@ -150,7 +150,8 @@ TEST_F(session, close_data_fd_mid_session)
 	ASSERT_STATE(&self->l.dev, variant->state);
 	if (variant->state == S_RESUMING) {
 		/* Half a stream, and the writer went away: leaving RESUMING
-		 * fails cleanly and reset recovers. */
+		 * fails cleanly and reset recovers.
+		 */
 		EXPECT_EQ(-EBADMSG, lm_mig_set_state(&self->l.dev, S_STOP, NULL));
 		ASSERT_STATE(&self->l.dev, S_ERROR);
 		ASSERT_EQ(0, lm_reset_to_running(&self->l.dev));
@@ -230,7 +231,8 @@ static void *poll_thread(void *arg)
 	struct poller *p = arg;
 
 	/* Wait for what never comes in this session: more PRE_COPY data,
-	 * or for a resuming fd, input. */
+	 * or for a resuming fd, input.
+	 */
 	p->revents = lm_poll1(p->fd, p->events, LM_DEV_WAIT_MS);
 	return NULL;
 }
@@ -251,7 +253,8 @@ TEST_F(session, poller_woken_by_close)
 	}
 	p.fd = self->l.fd;
 	/* STOP_COPY is readable at once and RESUMING writable: poll them for
-	 * the other direction so that the thread sleeps. */
+	 * the other direction so that the thread sleeps.
+	 */
 	p.events = variant->state == S_RESUMING ? POLLIN :
 		   variant->state == S_STOP_COPY ? POLLOUT : POLLIN;
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));

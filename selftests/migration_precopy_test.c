@@ -271,7 +271,8 @@ TEST_F(dirty, rises_then_drains)
 	EXPECT_EQ(0ULL, info.dirty_bytes);
 
 	/* The stream so far plus the final part is well-formed and has
-	 * more than one STATE record. */
+	 * more than one STATE record.
+	 */
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP_COPY, NULL));
 	ASSERT_EQ(0, lm_drain(self->fd, &b, LM_CHUNK_ALL, LM_STREAM_LIMIT,
 			      &end));
@@ -372,7 +373,8 @@ TEST_F(data_size, covers_stop_copy)
 	EXPECT_LT(0ULL, size);
 	if (!can_stop_copy(variant->state)) {
 		/* From ERROR only reset leads anywhere: the estimate must
-		 * still cover what the device saves after it. */
+		 * still cover what the device saves after it.
+		 */
 		ASSERT_EQ(0, lm_reset_to_running(&self->dev));
 	}
 	lm_buf_init(&b);

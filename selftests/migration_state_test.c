@@ -84,7 +84,8 @@ TEST_F(mig, probe_mig_data_size_get_only)
 TEST_F(mig, running_after_open)
 {
 	/* The fixture reset the device; a plain close + reopen must also
-	 * come up RUNNING. */
+	 * come up RUNNING.
+	 */
 	ASSERT_STATE(&self->dev, S_RUNNING);
 	lm_dev_close_device(&self->dev);
 	ASSERT_EQ(0, lm_dev_open_device(&self->dev));

@@ -210,7 +210,8 @@ TEST_F(conform, precopy_initial_data_is_identity)
 		  info.initial_bytes);
 	ASSERT_LE(info.initial_bytes, (uint64_t)init.len);
 	/* Look at the initial part alone: it must end on a record
-	 * boundary, with IDENTITY as its first record. */
+	 * boundary, with IDENTITY as its first record.
+	 */
 	p = malloc(info.initial_bytes);
 	ASSERT_NE(NULL, p);
 	memcpy(p, init.p, info.initial_bytes);
@@ -367,7 +368,8 @@ TEST_F_TIMEOUT(rt, round_trip, 120)
 		ASSERT_EQ(0, lm_drain(fd, &s, rc, LM_STREAM_LIMIT, &end));
 		ASSERT_EQ(LM_END_TEMP, end);
 		/* And changes again after the last PRECOPY_INFO: only the
-		 * final STOP_COPY data can carry this. */
+		 * final STOP_COPY data can carry this.
+		 */
 		expect.dma_cnt = 0x1234;
 		ASSERT_EQ(0, lm_bar_write64(&self->src, 0, EDU_REG_DMA_CNT,
 					    expect.dma_cnt));
@@ -393,7 +395,8 @@ TEST_F_TIMEOUT(rt, round_trip, 120)
 
 	/* In STOP: everything restored.  Pending interrupts are raised
 	 * only once the device runs (edu_engine_test watches the interrupt
-	 * itself); the status register may show them already or not yet. */
+	 * itself); the status register may show them already or not yet.
+	 */
 	ASSERT_EQ(0, edu_read_regs(&self->dst, &got));
 	EXPECT_TRUE(got.irq_status == 0 ||
 		    got.irq_status == expect.irq_status)
@@ -617,7 +620,8 @@ TEST_F_TIMEOUT(reject, every_truncation, 300)
 TEST_F_TIMEOUT(reject, truncation_bytewise, 300)
 {
 	/* The same cut at each record boundary and mid-record, fed one
-	 * byte at a time. */
+	 * byte at a time.
+	 */
 	size_t cuts[LM_SVIEW_MAX_RECS * 2 + 2];
 	unsigned int i, n = 0;
 	char what[64];
@@ -651,7 +655,8 @@ TEST_F_TIMEOUT(reject_flip, flipped_bit_everywhere, 300)
 		snprintf(what, sizeof(what), "bit %d of byte %zu flipped",
 			 variant->bit, off);
 		/* A damaged magic may be called foreign; anything else is
-		 * a checksum failure. */
+		 * a checksum failure.
+		 */
 		expect_rejected(_metadata, &self->r, p, self->r.good.len,
 				LM_CHUNK_ALL, off < 4 ? 0 : EBADMSG, what);
 	}

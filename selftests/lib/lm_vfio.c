@@ -246,7 +246,7 @@ int lm_dev_open(struct lm_dev *d, const char *bdf)
 	d->fd = -1;
 	if (strlen(bdf) >= sizeof(d->bdf))
 		return -ENAMETOOLONG;
-	strcpy(d->bdf, bdf);
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 	d->be = lm_backend_default();
 	return d->be->open(d);
 }

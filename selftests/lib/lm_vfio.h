@@ -123,6 +123,7 @@ struct lm_dma {
 	uint64_t iova;
 	uint64_t size;
 };
+
 int lm_dma_alloc_map(struct lm_dev *d, uint64_t iova, uint64_t size,
 		     struct lm_dma *dma);
 int lm_dma_unmap_free(struct lm_dev *d, struct lm_dma *dma);
