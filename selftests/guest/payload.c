@@ -45,6 +45,12 @@
  *   loop             keep the device busy (liveness, factorials, DMA with
  *                    interrupts) during the migration instead of reading
  *   no-migrate       set up, verify and exercise, exit (smoke test)
+ *   keep-filled      with fill-dma-buffer: do not zero the buffer at the
+ *                    end (to leave a dirty device behind, for tests)
+ *   zero-dma-buffer  only make edu's DMA buffer all zeroes (RAM->edu DMA
+ *                    if it is not) and exit: run before the migration
+ *                    tests on each device, since earlier tests may have
+ *                    left data there that no migration can carry
  *   timeout=S        give up waiting for the harness after S seconds
  *
  * Interrupts stay disabled on the CPU: interrupt status is polled at
@@ -85,8 +91,10 @@ enum mode { MODE_DEFAULT, MODE_FILL, MODE_LOOP };
 static struct {
 	enum mode mode;
 	bool no_migrate;
+	bool zero_only;
+	bool keep_filled;
 	u32 timeout_s;
-} opt = { MODE_DEFAULT, false, 900 };
+} opt = { MODE_DEFAULT, false, false, false, 900 };
 
 static u32 edu_bdf;
 static u32 bar0;
@@ -104,6 +112,8 @@ static u8 ram_src[EDU_DMA_BUF_SIZE] __attribute__((aligned(4096)));
 
 static const char *mode_name(void)
 {
+	if (opt.zero_only)
+		return "zero-dma-buffer";
 	if (opt.no_migrate)
 		return "no-migrate";
 	switch (opt.mode) {
@@ -524,6 +534,10 @@ static void parse_cmdline(const char *s)
 			opt.mode = MODE_LOOP;
 		else if (n == 10 && !strncmp(w, "no-migrate", n))
 			opt.no_migrate = true;
+		else if (n == 15 && !strncmp(w, "zero-dma-buffer", n))
+			opt.zero_only = true;
+		else if (n == 11 && !strncmp(w, "keep-filled", n))
+			opt.keep_filled = true;
 		else if (n > 8 && !strncmp(w, "timeout=", 8))
 			opt.timeout_s = parse_u32(w + 8);
 	}
@@ -626,6 +640,18 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	printf("LMG DMABUF %s\n", dma_buf_clean ? "clean" :
 	       "NOT-CLEAN (written by RAM->edu DMA before this boot; a destination device will not hold the same bytes)");
 
+	if (opt.zero_only) {
+		if (!dma_buf_clean) {
+			memset(ram_src, 0, sizeof(ram_src));
+			dma_from_ram(ram_src, 0, EDU_DMA_BUF_SIZE);
+			learn_dma_buffer();
+			expect("dma buffer zero after zeroing", dma_buf_clean,
+			       true);
+			printf("LMG DMABUF zeroed\n");
+		}
+		finish();
+	}
+
 	if (opt.mode == MODE_FILL) {
 		for (i = 0; i < EDU_DMA_BUF_SIZE; i++)
 			ram_src[i] = (u8)(i * 7 + 0x3c);
@@ -657,7 +683,7 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 		round++;
 	}
 
-	if (opt.mode == MODE_FILL) {
+	if (opt.mode == MODE_FILL && !opt.keep_filled) {
 		/* Leave the device as we found it for whoever uses it next. */
 		memset(ram_src, 0, sizeof(ram_src));
 		dma_from_ram(ram_src, 0, EDU_DMA_BUF_SIZE);
