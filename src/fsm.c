@@ -186,6 +186,24 @@ static struct file *livemig_step(struct livemig_device *ld,
 	return ret ? ERR_PTR(ret) : NULL;
 }
 
+/*
+ * The requests vfio core's table answers with ERROR: ERROR as a target,
+ * anything from ERROR (only a reset leaves it) and STOP_COPY back to the
+ * PRE_COPY states.  They are refused here, before vfio_mig_get_next_state()
+ * is asked: up to at least 6.12.95 (Debian's bookworm-backports kernel)
+ * its walk over unsupported states has no stop at ERROR and spins forever
+ * on exactly these requests, and it WARNs when the current state is ERROR.
+ */
+static bool livemig_arc_refused(enum vfio_device_mig_state cur,
+				enum vfio_device_mig_state new)
+{
+	return new == VFIO_DEVICE_STATE_ERROR ||
+	       cur == VFIO_DEVICE_STATE_ERROR ||
+	       (cur == VFIO_DEVICE_STATE_STOP_COPY &&
+		(new == VFIO_DEVICE_STATE_PRE_COPY ||
+		 new == VFIO_DEVICE_STATE_PRE_COPY_P2P));
+}
+
 static struct file *livemig_set_state(struct vfio_device *vdev,
 				      enum vfio_device_mig_state new_state)
 {
@@ -195,7 +213,9 @@ static struct file *livemig_set_state(struct vfio_device *vdev,
 	int ret;
 
 	livemig_lock(ld);
-	while (ld->mig_state != new_state) {
+	if (livemig_arc_refused(ld->mig_state, new_state))
+		res = ERR_PTR(-EINVAL);
+	while (!res && ld->mig_state != new_state) {
 		ret = vfio_mig_get_next_state(vdev, ld->mig_state, new_state,
 					      &next);
 		if (ret) {
