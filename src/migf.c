@@ -81,8 +81,10 @@ static int livemig_append(struct livemig_file *migf, const void *data,
  * @len: payload length, at most the engine's max_record
  *
  * The engine fills the returned buffer (e.g. straight from a BAR) and
- * then calls livemig_emit_commit() with the same @len; nothing else may
- * be emitted in between.
+ * then calls livemig_emit_commit() with @len or less, when it learns
+ * only while filling how much it has (e.g. a run of pages that ends at
+ * the first one it does not send); nothing else may be emitted in
+ * between.  A reservation that is never committed emits nothing.
  *
  * Return: where the payload goes, or NULL if memory ran out.
  */
@@ -97,7 +99,7 @@ u8 *livemig_emit_begin(struct livemig_save *s, u32 len)
  * livemig_emit_commit() - frame and publish a payload from emit_begin
  * @s: the session
  * @type: record type (enum lm_rec_type)
- * @len: the length given to livemig_emit_begin()
+ * @len: payload length, at most the one given to livemig_emit_begin()
  */
 void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len)
 {
