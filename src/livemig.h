@@ -13,8 +13,12 @@
 
 #include "livemig/engine.h"
 
-/* Room for an engine's compat blob in the IDENTITY record. */
-#define LIVEMIG_ID_BLOB_MAX	256
+/*
+ * Room for an engine's compat blob in the IDENTITY record: enough for a
+ * display's EDID (a 128-byte base block and extension blocks) beside
+ * the engine's own words.
+ */
+#define LIVEMIG_ID_BLOB_MAX	1024
 
 /**
  * struct livemig_file - one data transfer session (a data FD)
