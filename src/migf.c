@@ -144,16 +144,27 @@ bool livemig_save_full(struct livemig_save *s)
 }
 
 /**
- * livemig_stop_copy_size() - upper bound of a STOP_COPY stream
+ * livemig_stop_copy_size() - bytes left to read for a STOP_COPY stream
  * @ld: the device, state_mutex held
  *
- * Return: header, IDENTITY, the engine's final state and END, in bytes.
+ * Without a saving session (or with a failed one): an upper bound of a
+ * whole stream.  With one open, what is still to be read of it: a device
+ * whose state PRE_COPY already moved then reports only the remainder, so
+ * that a user weighing stop-copy size against its downtime budget (QEMU
+ * does, on every iteration) sees the pre-copy pay off.
+ *
+ * Return: the estimate in bytes.
  */
 size_t livemig_stop_copy_size(struct livemig_device *ld)
 {
+	struct livemig_file *migf = ld->saving;
+	size_t engine = ld->engine->state_size(ld);
+
+	if (migf && !migf->err)
+		return migf->produced - migf->consumed + engine +
+		       (migf->final ? 0 : LM_REC_HDR_LEN);
 	return LM_HDR_LEN + LM_REC_HDR_LEN + LM_IDENTITY_LEN +
-	       LIVEMIG_ID_BLOB_MAX + ld->engine->state_size(ld) +
-	       LM_REC_HDR_LEN;
+	       LIVEMIG_ID_BLOB_MAX + engine + LM_REC_HDR_LEN;
 }
 
 /**

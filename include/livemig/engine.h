@@ -104,8 +104,11 @@ enum livemig_save_phase {
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
  *	the initial snapshot and for changes found so far (optional; the
  *	core adds what is produced but unread).
- * @state_size: upper bound of the bytes @save emits in the FINAL phase of
- *	a fresh session, records headers included.
+ * @state_size: bytes @save will emit in the FINAL phase, records headers
+ *	included: with no saving session open, an upper bound for a fresh
+ *	session; with one open, what that session still has to emit if the
+ *	device stopped now, given what it emitted already and the changes
+ *	found so far (the core adds what is produced but unread).
  *
  * @check_identity: resuming: is a source with @id and @blob compatible
  *	with this device?  0, or -EPROTO.  The core already checked the PCI
