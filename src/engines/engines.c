@@ -7,5 +7,6 @@
 
 const struct livemig_engine *const livemig_engines[] = {
 	&edu_engine,
+	&bochs_engine,
 	NULL,
 };

@@ -8,5 +8,6 @@
 #include "livemig/engine.h"
 
 extern const struct livemig_engine edu_engine;
+extern const struct livemig_engine bochs_engine;
 
 #endif /* LIVEMIG_ENGINES_H */
