@@ -618,6 +618,7 @@ static const struct pci_error_handlers livemig_err_handlers = {
 
 static const struct pci_device_id livemig_pci_table[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(LIVEMIG_VENDOR_QEMU, 0x11e8) },
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(LIVEMIG_VENDOR_QEMU, 0x1111) },
 	{}
 };
 MODULE_DEVICE_TABLE(pci, livemig_pci_table);
