@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bochs_test - the bochs-display engine between two bochs-display
+ * functions: VRAM and registers round-trip bit for bit through STOP_COPY
+ * and through PRE_COPY while VRAM is rewritten through the user's mapping;
+ * all-zero pages travel as ZERO ranges; PRECOPY_INFO falls as data is
+ * read and rises when the mapping is written; MIG_DATA_SIZE shrinks once
+ * PRE_COPY moved VRAM; a stream the destination rejects, at any point,
+ * leaves its VRAM and registers untouched.
+ *
+ * Devices: bochs-display functions among those given (argv,
+ * LIVEMIG_DEVICES), else every one in the system, bound to the driver
+ * for the run and released after it.
+ */
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "lib/lm_test.h"
+#include "lib/lm_bochs.h"
+
+#define SEED_SRC	0x5eed0001ULL
+#define SEED_DST	0x5eed0002ULL
+#define SEED_REWRITE	0x5eed0003ULL
+#define SEED_LATE	0x5eed0004ULL
+
+/* Every page of VRAM is covered at least once (@exactly: once). */
+static int covered_all(const uint8_t *c, size_t npages, bool exactly)
+{
+	size_t pg;
+
+	for (pg = 0; pg < npages; pg++)
+		if (!c[pg] || (exactly && c[pg] != 1))
+			return (int)pg;
+	return -1;
+}
+
+/* Index of the first page that differs, -1 if none. */
+static long first_diff(const uint8_t *a, const uint8_t *b, size_t size)
+{
+	size_t off;
+
+	for (off = 0; off < size; off += BOCHS_PAGE)
+		if (memcmp(a + off, b + off, BOCHS_PAGE))
+			return (long)(off / BOCHS_PAGE);
+	return -1;
+}
+
+/* Read until at least @want more bytes or an end; returns the errno. */
+static int read_some(int fd, struct lm_buf *b, size_t want, int *end)
+{
+	size_t start = b->len;
+	uint8_t tmp[65536];
+	long n;
+
+	*end = LM_END_NONE;
+	while (b->len - start < want) {
+		n = lm_read1(fd, tmp, sizeof(tmp));
+		if (n == -ENOMSG) {
+			*end = LM_END_TEMP;
+			return 0;
+		}
+		if (n < 0)
+			return (int)n;
+		if (!n) {
+			*end = LM_END_PERM;
+			return 0;
+		}
+		if (lm_buf_append(b, tmp, n))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+FIXTURE(bochs)
+{
+	struct lm_dev src, dst;
+	uint8_t *vsrc, *vdst;
+	size_t vram, npages;
+	uint8_t *expect;	/* a private copy of what VRAM should hold */
+	struct lm_buf stream;
+	int fd;
+};
+
+FIXTURE_SETUP(bochs)
+{
+	size_t size;
+
+	self->fd = -1;
+	self->vsrc = self->vdst = self->expect = NULL;
+	lm_buf_init(&self->stream);
+	LM_OPEN_DEV(&self->src, 0);
+	LM_OPEN_DEV(&self->dst, 1);
+	ASSERT_EQ(0, bochs_map_vram(&self->src, &self->vsrc, &self->vram));
+	ASSERT_EQ(0, bochs_map_vram(&self->dst, &self->vdst, &size));
+	ASSERT_EQ(self->vram, size) TH_LOG("the two devices' VRAM differ");
+	ASSERT_EQ(0, self->vram % BOCHS_PAGE);
+	self->npages = self->vram / BOCHS_PAGE;
+	self->expect = malloc(self->vram);
+	ASSERT_NE(NULL, self->expect);
+}
+
+FIXTURE_TEARDOWN(bochs)
+{
+	lm_close(&self->fd);
+	lm_buf_free(&self->stream);
+	free(self->expect);
+	bochs_unmap_vram(self->vsrc, self->vram);
+	bochs_unmap_vram(self->vdst, self->vram);
+	lm_dev_close(&self->src);
+	lm_dev_close(&self->dst);
+}
+
+/*
+ * Fill VRAM through the mapping: every third page zero, every seventh
+ * page zero but for its last byte, the rest a pattern of @seed.
+ */
+static size_t fill_mixed(uint8_t *vram, size_t npages, uint64_t seed)
+{
+	uint8_t page[BOCHS_PAGE];
+	size_t pg, nonzero = 0;
+
+	for (pg = 0; pg < npages; pg++) {
+		if (pg % 3 == 0) {
+			memset(page, 0, sizeof(page));
+		} else if (pg % 7 == 0) {
+			memset(page, 0, sizeof(page));
+			page[BOCHS_PAGE - 1] = 0x5a;
+			nonzero++;
+		} else {
+			bochs_fill_page(page, seed, pg);
+			nonzero++;
+		}
+		memcpy(vram + pg * BOCHS_PAGE, page, BOCHS_PAGE);
+	}
+	return nonzero;
+}
+
+static void fill_all(uint8_t *vram, size_t npages, uint64_t seed)
+{
+	size_t pg;
+
+	for (pg = 0; pg < npages; pg++)
+		bochs_fill_page(vram + pg * BOCHS_PAGE, seed, pg);
+}
+
+/* STOP_COPY from RUNNING, read to the end, back to STOP. */
+static int save_stop_copy(struct lm_dev *d, struct lm_buf *b, size_t limit)
+{
+	int fd = -1, end, ret;
+
+	ret = lm_mig_set_state(d, S_STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	ret = bochs_drain(fd, b, 65536, limit, &end);
+	if (!ret && end != LM_END_PERM)
+		ret = -EPROTO;
+	close(fd);
+	return ret ?: lm_mig_set_state(d, S_STOP, NULL);
+}
+
+TEST_F(bochs, roundtrip_stop_copy)
+{
+	struct bochs_regs want, got, other;
+	struct bochs_sstat st;
+	const char *why = NULL;
+	uint8_t *cover;
+	size_t nonzero;
+	int we, se, pg;
+	long diff;
+	char d[512];
+
+	nonzero = fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	bochs_regs_mode(&want, 1024, 768, 16, 8, true);
+	want.vbe[VBE_BANK] = 3;
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
+	fill_all(self->vdst, self->npages, SEED_DST);
+	bochs_regs_mode(&other, 640, 480, 0, 0, false);
+	ASSERT_EQ(0, bochs_write_regs(&self->dst, &other));
+
+	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
+				    2 * self->vram + (1 << 20)));
+
+	cover = calloc(self->npages, 1);
+	ASSERT_NE(NULL, cover);
+	ASSERT_EQ(0, bochs_stream_walk(self->stream.p, self->stream.len, cover,
+				       self->npages, &st, &why))
+		TH_LOG("stream: %s", why);
+	pg = covered_all(cover, self->npages, true);
+	free(cover);
+	EXPECT_EQ(-1, pg) TH_LOG("page %d not covered exactly once", pg);
+	/* Zero pages travel as ranges, data pages once each. */
+	EXPECT_EQ((uint64_t)nonzero * BOCHS_PAGE, st.page_bytes);
+	EXPECT_EQ((uint64_t)(self->npages - nonzero) * BOCHS_PAGE,
+		  st.zero_bytes);
+	EXPECT_EQ(1U, st.nrec[LM_REC_STATE]);
+	TH_LOG("%zu MiB VRAM, %zu%% data pages: %zu stream bytes, %zu PAGES "
+	       "and %zu ZERO records", self->vram >> 20,
+	       nonzero * 100 / self->npages, st.len, st.nrec[LM_REC_PAGES],
+	       st.nrec[LM_REC_ZERO]);
+
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       LM_CHUNK_RANDOM(70000, 7), &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
+	EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
+		TH_LOG("registers (expected!=got):%s", d);
+	EXPECT_EQ(VBE_ID5, got.vbe[VBE_ID]);
+
+	/* The destination runs on from there. */
+	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RUNNING, NULL));
+	self->vdst[5] ^= 0xff;
+	EXPECT_EQ(self->vsrc[5] ^ 0xff, self->vdst[5]);
+}
+
+/*
+ * PRE_COPY while VRAM changes: pages already sent and pages not reached
+ * yet are rewritten, data pages become zero and zero pages data, after
+ * half of the initial data was read and again after the temporary end;
+ * registers change too.  The destination ends up with the last of it.
+ */
+TEST_F(bochs, roundtrip_precopy_rewritten)
+{
+	size_t q = self->npages / 4, pg;
+	struct bochs_regs want, got;
+	struct vfio_precopy_info info;
+	struct bochs_sstat st;
+	const char *why = NULL;
+	uint8_t *cover;
+	int end, we, se, bad;
+	long diff;
+	char d[512];
+
+	fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	bochs_regs_mode(&want, 800, 600, 0, 0, false);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
+	fill_all(self->vdst, self->npages, SEED_DST);
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, read_some(self->fd, &self->stream, self->vram / 2, &end));
+	ASSERT_EQ(LM_END_NONE, end) TH_LOG("initial data ended too soon");
+
+	/* Sent already: rewrite; and turn data into zeros and back. */
+	for (pg = 0; pg < q; pg += 2)
+		bochs_fill_page(self->vsrc + pg * BOCHS_PAGE, SEED_REWRITE, pg);
+	memset(self->vsrc + BOCHS_PAGE, 0, BOCHS_PAGE);	/* was data */
+	self->vsrc[3 * BOCHS_PAGE + 100] = 1;			/* was zero */
+	/* Not reached yet. */
+	for (pg = 3 * q; pg < self->npages; pg += 3)
+		bochs_fill_page(self->vsrc + pg * BOCHS_PAGE, SEED_REWRITE, pg);
+
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+
+	/* After the temporary end: rewrite the middle, change the mode. */
+	for (pg = q; pg < 2 * q; pg += 5)
+		bochs_fill_page(self->vsrc + pg * BOCHS_PAGE, SEED_LATE, pg);
+	self->vsrc[self->vram - 1] ^= 0x80;
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_LE((uint64_t)(q / 5) * BOCHS_PAGE, info.dirty_bytes);
+	bochs_regs_mode(&want, 1280, 1024, 32, 0, true);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, NULL));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_PERM, end);
+	lm_close(&self->fd);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+
+	cover = calloc(self->npages, 1);
+	ASSERT_NE(NULL, cover);
+	ASSERT_EQ(0, bochs_stream_walk(self->stream.p, self->stream.len, cover,
+				       self->npages, &st, &why))
+		TH_LOG("stream: %s", why);
+	bad = covered_all(cover, self->npages, false);
+	free(cover);
+	EXPECT_EQ(-1, bad) TH_LOG("page %d never sent", bad);
+	EXPECT_EQ(1U, st.nrec[LM_REC_STATE]);
+
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       LM_CHUNK(131072), &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
+	EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
+		TH_LOG("registers (expected!=got):%s", d);
+}
+
+static uint64_t info_total(const struct vfio_precopy_info *i)
+{
+	return i->initial_bytes + i->dirty_bytes;
+}
+
+/*
+ * PRECOPY_INFO falls with every read of initial data, rises when the
+ * mapping is written (and only when the bytes really change), falls to
+ * zero as that is read; MIG_DATA_SIZE then counts only what is left.
+ */
+TEST_F(bochs, precopy_info_falls_and_rises)
+{
+	struct vfio_precopy_info info, prev;
+	uint64_t size, fresh;
+	uint8_t page[BOCHS_PAGE];
+	size_t pg, before, npg = 10;
+	struct lm_buf rest;
+	int end, reads = 0;
+
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	ASSERT_EQ(0, lm_mig_data_size(&self->src, &fresh));
+	EXPECT_LE((uint64_t)self->vram, fresh);
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &prev));
+	EXPECT_LE((uint64_t)self->vram, prev.initial_bytes);
+	EXPECT_EQ(0ULL, prev.dirty_bytes);
+	for (;;) {
+		ASSERT_EQ(0, read_some(self->fd, &self->stream, 256 << 10,
+				       &end));
+		ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+		if (end == LM_END_TEMP)
+			break;
+		reads++;
+		EXPECT_GT(info_total(&prev), info_total(&info))
+			TH_LOG("read %zu bytes: %llu -> %llu", self->stream.len,
+			       (unsigned long long)info_total(&prev),
+			       (unsigned long long)info_total(&info));
+		prev = info;
+	}
+	EXPECT_LT(2, reads);
+	EXPECT_EQ(0ULL, info.initial_bytes);
+	EXPECT_EQ(0ULL, info.dirty_bytes);
+	/* PRE_COPY moved VRAM: the stop-copy estimate is what is left. */
+	ASSERT_EQ(0, lm_mig_data_size(&self->src, &size));
+	EXPECT_GT(fresh / 16, size) TH_LOG("stop-copy estimate %llu",
+					   (unsigned long long)size);
+
+	/* Written through the mapping: dirty, by at least those pages. */
+	for (pg = 0; pg < npg; pg++)
+		bochs_fill_page(self->vsrc + pg * 97 % self->npages * BOCHS_PAGE,
+				SEED_REWRITE, pg);
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_EQ(0ULL, info.initial_bytes);
+	EXPECT_LE((uint64_t)npg * BOCHS_PAGE, info.dirty_bytes);
+	EXPECT_GT((uint64_t)npg * (BOCHS_PAGE + 64), info.dirty_bytes);
+	ASSERT_EQ(0, lm_mig_data_size(&self->src, &size));
+	EXPECT_LE((uint64_t)npg * BOCHS_PAGE, size);
+
+	before = self->stream.len;
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	EXPECT_EQ(LM_END_TEMP, end);
+	EXPECT_LE(npg * BOCHS_PAGE, self->stream.len - before);
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_EQ(0ULL, info_total(&info));
+
+	/* Storing the bytes a page already holds is no change. */
+	for (pg = 0; pg < npg; pg++) {
+		uint8_t *p = self->vsrc + pg * 97 % self->npages * BOCHS_PAGE;
+
+		memcpy(page, p, sizeof(page));
+		memcpy(p, page, sizeof(page));
+	}
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_EQ(0ULL, info_total(&info));
+
+	/*
+	 * The estimate covers what STOP_COPY then produces, given the
+	 * changes found (here by one more PRECOPY_INFO).
+	 */
+	self->vsrc[0] ^= 1;
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_LE((uint64_t)BOCHS_PAGE, info.dirty_bytes);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY_P2P, NULL));
+	ASSERT_EQ(0, lm_mig_data_size(&self->src, &size));
+	lm_buf_init(&rest);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, NULL));
+	ASSERT_EQ(0, bochs_drain(self->fd, &rest, 65536, 0, &end));
+	EXPECT_EQ(LM_END_PERM, end);
+	EXPECT_LE(rest.len, size);
+	EXPECT_LE((size_t)BOCHS_PAGE, rest.len);
+	lm_buf_free(&rest);
+}
+
+/* A VRAM of zeros is a handful of bytes on the wire. */
+TEST_F(bochs, zero_vram_is_small)
+{
+	struct bochs_sstat st;
+	const char *why = NULL;
+
+	memset(self->vsrc, 0, self->vram);
+	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream, self->vram));
+	ASSERT_EQ(0, bochs_stream_walk(self->stream.p, self->stream.len, NULL,
+				       0, &st, &why))
+		TH_LOG("stream: %s", why);
+	EXPECT_EQ(0ULL, st.page_bytes);
+	EXPECT_EQ((uint64_t)self->vram, st.zero_bytes);
+	EXPECT_GT((size_t)4096, self->stream.len);
+}
+
+/* The identity blob: VRAM size, VBE ID, the EDID as the device shows it. */
+TEST_F(bochs, identity_blob)
+{
+	uint8_t edid[BOCHS_EDID_LEN];
+	struct bochs_sstat st;
+	const char *why = NULL;
+	const uint8_t *blob;
+	uint64_t vram = 0;
+	int i;
+
+	for (i = 0; i < BOCHS_EDID_LEN; i += 4)
+		ASSERT_EQ(0, lm_bar_read32(&self->src, BOCHS_MMIO_BAR, i,
+					   (uint32_t *)(edid + i)));
+	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
+				    2 * self->vram + (1 << 20)));
+	ASSERT_EQ(0, bochs_stream_walk(self->stream.p, self->stream.len, NULL,
+				       0, &st, &why));
+	ASSERT_EQ((uint32_t)LM_IDENTITY_LEN + 16 + BOCHS_EDID_LEN,
+		  st.identity_len);
+	blob = st.identity + LM_IDENTITY_LEN;
+	for (i = 7; i >= 0; i--)
+		vram = vram << 8 | blob[i];
+	EXPECT_EQ((uint64_t)self->vram, vram);
+	EXPECT_EQ(VBE_ID5, blob[8] | blob[9] << 8);
+	EXPECT_EQ(BOCHS_EDID_LEN, blob[12] | blob[13] << 8);
+	EXPECT_EQ(0, memcmp(blob + 16, edid, BOCHS_EDID_LEN));
+}
+
+/* VFIO_DEVICE_RESET: registers to power-on values, VRAM kept. */
+TEST_F(bochs, reset_registers)
+{
+	struct bochs_regs r, want;
+	char d[512];
+
+	fill_all(self->vsrc, 4, SEED_SRC);
+	memcpy(self->expect, self->vsrc, 4 * BOCHS_PAGE);
+	bochs_regs_mode(&r, 1024, 768, 0, 0, true);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &r));
+	ASSERT_EQ(0, lm_reset_to_running(&self->src));
+	ASSERT_EQ(0, bochs_read_regs(&self->src, &r));
+	bochs_regs_power_on(&want);
+	EXPECT_EQ(0, bochs_regs_diff(&want, &r, d, sizeof(d)))
+		TH_LOG("registers (expected!=got):%s", d);
+	EXPECT_EQ(0, memcmp(self->expect, self->vsrc, 4 * BOCHS_PAGE));
+}
+
+/*
+ * Streams the destination must reject.  Each is a valid stream of the
+ * source with one thing wrong; the destination's VRAM and registers
+ * must be exactly what they were.
+ */
+enum damage {
+	DMG_TRUNCATED,		/* the END record is missing */
+	DMG_FLIPPED,		/* a data byte flipped: checksum fails */
+	DMG_VRAM_SIZE,		/* IDENTITY says another VRAM size */
+	DMG_EDID,		/* IDENTITY carries another EDID */
+	DMG_PAGES_OUTSIDE,	/* a PAGES record past the end of VRAM */
+	DMG_ZERO_MISSING,	/* a ZERO range left out: pages uncovered */
+	DMG_STATE_MISSING,	/* no registers */
+	DMG_BYTEORDER,		/* a byte order the device cannot hold */
+};
+
+FIXTURE(reject)
+{
+	struct lm_dev src, dst;
+	uint8_t *vsrc, *vdst;
+	size_t vram, npages;
+	struct lm_buf stream;
+};
+
+FIXTURE_VARIANT(reject)
+{
+	enum damage damage;
+	int err;		/* expected from write() or from STOP */
+};
+
+FIXTURE_VARIANT_ADD(reject, truncated) { DMG_TRUNCATED, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, flipped) { DMG_FLIPPED, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, vram_size) { DMG_VRAM_SIZE, -EPROTO };
+FIXTURE_VARIANT_ADD(reject, edid) { DMG_EDID, -EPROTO };
+FIXTURE_VARIANT_ADD(reject, pages_outside) { DMG_PAGES_OUTSIDE, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, zero_missing) { DMG_ZERO_MISSING, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, state_missing) { DMG_STATE_MISSING, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, byteorder) { DMG_BYTEORDER, -EBADMSG };
+
+FIXTURE_SETUP(reject)
+{
+	size_t size;
+
+	self->vsrc = self->vdst = NULL;
+	lm_buf_init(&self->stream);
+	LM_OPEN_DEV(&self->src, 0);
+	LM_OPEN_DEV(&self->dst, 1);
+	ASSERT_EQ(0, bochs_map_vram(&self->src, &self->vsrc, &self->vram));
+	ASSERT_EQ(0, bochs_map_vram(&self->dst, &self->vdst, &size));
+	ASSERT_EQ(self->vram, size);
+	self->npages = self->vram / BOCHS_PAGE;
+}
+
+FIXTURE_TEARDOWN(reject)
+{
+	lm_buf_free(&self->stream);
+	bochs_unmap_vram(self->vsrc, self->vram);
+	bochs_unmap_vram(self->vdst, self->vram);
+	lm_dev_close(&self->src);
+	lm_dev_close(&self->dst);
+}
+
+/* Offset of the @nth record of @type, or 0. */
+static size_t find_rec(const struct lm_buf *b, uint16_t type, int nth)
+{
+	size_t off = LM_HDR_LEN;
+	uint32_t len;
+
+	while (off + LM_REC_HDR_LEN <= b->len) {
+		len = lm_get32(b->p + off + 4);
+		if (lm_get16(b->p + off) == type && nth-- == 0)
+			return off;
+		off += LM_REC_HDR_LEN + len;
+	}
+	return 0;
+}
+
+static void drop_rec(struct lm_buf *b, size_t off)
+{
+	size_t len = LM_REC_HDR_LEN + lm_get32(b->p + off + 4);
+
+	memmove(b->p + off, b->p + off + len, b->len - off - len);
+	b->len -= len;
+}
+
+TEST_F(reject, applies_nothing)
+{
+	struct bochs_regs mode, before, after;
+	struct lm_buf *s = &self->stream;
+	uint8_t *expect;
+	size_t off;
+	int we, se, err;
+	uint32_t st;
+	long diff;
+	char d[512];
+
+	fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	bochs_regs_mode(&mode, 1024, 768, 0, 0, true);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &mode));
+	ASSERT_EQ(0, save_stop_copy(&self->src, s, 2 * self->vram + (1 << 20)));
+
+	switch (variant->damage) {
+	case DMG_TRUNCATED:
+		s->len -= LM_REC_HDR_LEN;
+		break;
+	case DMG_FLIPPED:
+		off = find_rec(s, LM_REC_PAGES, 3);
+		ASSERT_NE(0, off);
+		s->p[off + LM_REC_HDR_LEN + 8 + 1000] ^= 0x10;
+		break;
+	case DMG_VRAM_SIZE:
+		off = find_rec(s, LM_REC_IDENTITY, 0);
+		s->p[off + LM_REC_HDR_LEN + LM_IDENTITY_LEN + 2] ^= 0x01;
+		lm_stream_reseal(s->p, s->len);
+		break;
+	case DMG_EDID:
+		off = find_rec(s, LM_REC_IDENTITY, 0);
+		s->p[off + LM_REC_HDR_LEN + LM_IDENTITY_LEN + 16 + 20] ^= 0x01;
+		lm_stream_reseal(s->p, s->len);
+		break;
+	case DMG_PAGES_OUTSIDE:
+		off = find_rec(s, LM_REC_PAGES, 2);
+		ASSERT_NE(0, off);
+		lm_put64(s->p + off + LM_REC_HDR_LEN, self->vram - BOCHS_PAGE);
+		lm_stream_reseal(s->p, s->len);
+		break;
+	case DMG_ZERO_MISSING:
+		off = find_rec(s, LM_REC_ZERO, 1);
+		ASSERT_NE(0, off);
+		drop_rec(s, off);
+		break;
+	case DMG_STATE_MISSING:
+		off = find_rec(s, LM_REC_STATE, 0);
+		ASSERT_NE(0, off);
+		drop_rec(s, off);
+		break;
+	case DMG_BYTEORDER:
+		off = find_rec(s, LM_REC_STATE, 0);
+		ASSERT_NE(0, off);
+		lm_put32(s->p + off + LM_REC_HDR_LEN + 20, 0x12345678);
+		lm_stream_reseal(s->p, s->len);
+		break;
+	}
+
+	/* The destination: other contents, another mode. */
+	fill_all(self->vdst, self->npages, SEED_DST);
+	bochs_regs_mode(&mode, 640, 480, 8, 8, false);
+	mode.vbe[VBE_BANK] = 1;
+	ASSERT_EQ(0, bochs_write_regs(&self->dst, &mode));
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &before));
+	expect = malloc(self->vram);
+	ASSERT_NE(NULL, expect);
+	memcpy(expect, self->vdst, self->vram);
+
+	err = lm_resume(&self->dst, s->p, s->len, LM_CHUNK(65536), &we, &se);
+	EXPECT_EQ(variant->err, err) TH_LOG("write %s, RESUMING->STOP %s",
+					    strerror(-we), strerror(-se));
+	EXPECT_NE(0, se);
+	ASSERT_EQ(0, lm_mig_get_state(&self->dst, &st));
+	EXPECT_EQ((uint32_t)S_ERROR, st) TH_LOG("state %s", lm_state_name(st));
+
+	diff = first_diff(expect, self->vdst, self->vram);
+	free(expect);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld was written", diff);
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &after));
+	EXPECT_EQ(0, bochs_regs_diff(&before, &after, d, sizeof(d)))
+		TH_LOG("registers changed (before!=after):%s", d);
+}
+
+int main(int argc, char **argv)
+{
+	int i, n, ret;
+
+	n = bochs_select_devices(&argc, argv);
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))
+			return test_harness_run(argc, argv);
+	if (n < 2) {
+		printf("TAP version 13\n1..0 # SKIP needs two bochs-display "
+		       "functions bound to " LM_DRIVER_NAME ", found %d\n", n);
+		bochs_unbind_all();
+		return KSFT_SKIP;
+	}
+	fprintf(stderr, "# devices (%s):", lm_devices.source);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, " %s", lm_devices.bdf[i]);
+	fprintf(stderr, "\n");
+	ret = test_harness_run(argc, argv);
+	bochs_unbind_all();
+	return ret;
+}
