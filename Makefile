@@ -77,6 +77,21 @@ fuzz: setup
 	$(MAKE) -C fuzz check
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# Measure the bochs-display engine and what PRE_COPY buys, in the rig: one
+# boot per VRAM size (BENCH_SIZES, default 16,64,256 MiB); writes
+# build/report/bench.json and bench.md (scripts/bench).
+.PHONY: bench
+bench: setup
+	$(MAKE) modules
+	$(MAKE) -C selftests
+	$(MAKE) $(BUILD)/tools/lmbench
+	@$(CURDIR)/scripts/bench
+
+$(BUILD)/tools/lmbench: tools/lmbench.c $(BUILD)/selftests/lib/libtest.a
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi -Iselftests/lib \
+		-Iinclude -Itools -o $@ $< $(BUILD)/selftests/lib/libtest.a
+
 # Boot the rig and show both edu devices bound to the driver and exposed by
 # VFIO (scripts/demo-guest runs inside the guest).
 demo: setup
