@@ -97,6 +97,7 @@ $(BUILD)/tools/lmbench: tools/lmbench.c $(BUILD)/selftests/lib/libtest.a
 demo: setup
 	$(MAKE) modules
 	$(MAKE) tools
+	$(MAKE) -C selftests/guest
 	@$(CURDIR)/scripts/vm -- scripts/demo-guest
 
 # An interactive shell in the rig, module loaded and edu devices bound.
