@@ -57,6 +57,7 @@
 
 #define EDU_STATUS_COMPUTING	0x01
 #define EDU_STATUS_IRQFACT	0x80
+#define EDU_IRQ_FACT		0x1
 #define EDU_DMA_RUN		0x1
 #define EDU_DMA_TO_RAM		0x2
 
@@ -64,6 +65,8 @@
 #define EDU_ENGINE_VERSION	1
 #define EDU_STATE_LEN		64
 #define EDU_WAIT_MS		3000
+/* How long a finished factorial may take to raise its interrupt. */
+#define EDU_IRQ_WAIT_MS		500
 /* 34! mod 2^32 == 0, and every k! for k > 34 as well. */
 #define EDU_FACT_MAX_K		34
 
@@ -96,6 +99,7 @@ struct edu_state {
  * @last: the snapshot last emitted in the current saving session
  * @staged: the state a resuming session staged
  * @staged_valid: @staged holds a STATE record
+ * @fact_irq_due: a factorial was started and its interrupt not seen yet
  * @dma_lo: first byte of guest memory DMA in flight may write
  * @dma_hi: last byte of it; @dma_lo > @dma_hi when nothing is in flight
  */
@@ -109,6 +113,7 @@ struct edu_dev {
 	struct edu_state last;
 	struct edu_state staged;
 	bool staged_valid;
+	bool fact_irq_due;
 	u64 dma_lo;
 	u64 dma_hi;
 };
@@ -214,6 +219,36 @@ static int edu_wait_idle(struct livemig_device *ld, bool fact)
 	}
 }
 
+/*
+ * edu clears COMPUTING before its worker thread raises the factorial
+ * interrupt (the raise waits for QEMU's global lock).  A device stopped in
+ * between would lose the interrupt: the source is stopped before it fires
+ * and the destination never learns of it.  So when a factorial the user
+ * started has finished with IRQFACT on and its interrupt is not there yet,
+ * wait (bounded) for it to land.
+ */
+static int edu_wait_fact_irq(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	ktime_t end = ktime_add_ms(ktime_get(), EDU_IRQ_WAIT_MS);
+	u32 st, irq;
+	int ret;
+
+	if (!ed->fact_irq_due)
+		return 0;
+	ret = livemig_hw_read32(ld, EDU_BAR, EDU_REG_STATUS, &st);
+	while (!ret && (st & EDU_STATUS_IRQFACT)) {
+		ret = livemig_hw_read32(ld, EDU_BAR, EDU_REG_IRQ_STATUS, &irq);
+		if (ret || (irq & EDU_IRQ_FACT) ||
+		    ktime_after(ktime_get(), end))
+			break;
+		usleep_range(1000, 2000);
+	}
+	/* Seen, not expected (IRQFACT off), or given up: not due any more. */
+	ed->fact_irq_due = false;
+	return ret;
+}
+
 static int edu_open(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
@@ -236,10 +271,12 @@ static int edu_bar_read(struct livemig_device *ld, int bar, u64 off,
 		return 0;
 	}
 	/* Staged interrupt bits read as pending before they are raised. */
-	if (off == EDU_REG_IRQ_STATUS && size == 4 && ed->pending_irq) {
+	if (off == EDU_REG_IRQ_STATUS && size == 4) {
 		u32 irq;
 		int ret = livemig_hw_read32(ld, bar, off, &irq);
 
+		if (irq & EDU_IRQ_FACT)
+			ed->fact_irq_due = false;
 		*val = irq | ed->pending_irq;
 		return ret;
 	}
@@ -256,6 +293,10 @@ static int edu_bar_write(struct livemig_device *ld, int bar, u64 off,
 
 	if (edu_stopped(ld))
 		return -EBUSY;
+	if (off == EDU_REG_FACT && size == 4)
+		ed->fact_irq_due = true;
+	if (off == EDU_REG_IRQ_ACK && size == 4 && (val & EDU_IRQ_FACT))
+		ed->fact_irq_due = false;
 	if (!dma_reg)
 		return LIVEMIG_PASS;
 	/* While a doorbell is held the device counts as running a DMA. */
@@ -318,7 +359,9 @@ static int edu_unquiesce(struct livemig_device *ld)
 
 static int edu_stop(struct livemig_device *ld)
 {
-	return edu_settle(ld, true);
+	int ret = edu_settle(ld, true);
+
+	return ret ?: edu_wait_fact_irq(ld);
 }
 
 static void edu_dirty_sync(struct livemig_device *ld)
@@ -521,6 +564,7 @@ static int edu_apply(struct livemig_device *ld, const struct edu_state *s,
 	if (ret)
 		return ret;
 	ed->pending_irq = s->irq_status & ~irq;
+	ed->fact_irq_due = false;
 	ed->cmd_shadow = s->dma_cmd;
 	ed->cmd_shadow_valid = cmd != s->dma_cmd;
 	ed->held_cmd = s->held_cmd;
