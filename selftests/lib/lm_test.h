@@ -56,9 +56,9 @@ int main(int argc, char **argv)						\
 		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))	\
 			return test_harness_run(argc, argv);		\
 	if (!n) {							\
-		printf("TAP version 13\n1..0 # SKIP no device bound to "\
-		       LM_DRIVER_NAME " (give PCI addresses or set "	\
-		       "LIVEMIG_DEVICES)\n");				\
+		printf("TAP version 13\n1..0 # SKIP no device selected "\
+		       "(give PCI addresses, set LIVEMIG_DEVICES or bind "\
+		       "devices to " LM_DRIVER_NAME ")\n");		\
 		return KSFT_SKIP;					\
 	}								\
 	fprintf(stderr, "# devices (%s):", lm_devices.source);		\
