@@ -142,6 +142,43 @@ static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
 	return ld->core.barmap[bar] + off;
 }
 
+/* One access of @size bytes (1, 2, 4 or 8) to a mapped BAR. */
+static int livemig_hw_rw(struct livemig_device *ld, int bar, u64 off,
+			 u64 *val, int size, bool write)
+{
+	void __iomem *io = livemig_bar_io(ld, bar, off, size);
+
+	if (!io)
+		return -EINVAL;
+	switch (size) {
+	case 1:
+		if (write)
+			iowrite8(*val, io);
+		else
+			*val = ioread8(io);
+		break;
+	case 2:
+		if (write)
+			iowrite16(*val, io);
+		else
+			*val = ioread16(io);
+		break;
+	case 4:
+		if (write)
+			iowrite32(*val, io);
+		else
+			*val = ioread32(io);
+		break;
+	default:
+		if (write)
+			writeq(*val, io);
+		else
+			*val = readq(io);
+		break;
+	}
+	return 0;
+}
+
 /**
  * livemig_hw_read32() - read a 32-bit register of a trapped BAR
  * @ld: the device, inside livemig_hw_begin()/livemig_hw_end()
@@ -153,12 +190,11 @@ static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
  */
 int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val)
 {
-	void __iomem *io = livemig_bar_io(ld, bar, off, 4);
+	u64 v = 0;
+	int ret = livemig_hw_rw(ld, bar, off, &v, 4, false);
 
-	if (!io)
-		return -EINVAL;
-	*val = ioread32(io);
-	return 0;
+	*val = v;
+	return ret;
 }
 
 /**
@@ -172,12 +208,9 @@ int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val)
  */
 int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val)
 {
-	void __iomem *io = livemig_bar_io(ld, bar, off, 4);
+	u64 v = val;
 
-	if (!io)
-		return -EINVAL;
-	iowrite32(val, io);
-	return 0;
+	return livemig_hw_rw(ld, bar, off, &v, 4, true);
 }
 
 /**
@@ -191,12 +224,7 @@ int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val)
  */
 int livemig_hw_read64(struct livemig_device *ld, int bar, u64 off, u64 *val)
 {
-	void __iomem *io = livemig_bar_io(ld, bar, off, 8);
-
-	if (!io)
-		return -EINVAL;
-	*val = readq(io);
-	return 0;
+	return livemig_hw_rw(ld, bar, off, val, 8, false);
 }
 
 /**
@@ -210,12 +238,7 @@ int livemig_hw_read64(struct livemig_device *ld, int bar, u64 off, u64 *val)
  */
 int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val)
 {
-	void __iomem *io = livemig_bar_io(ld, bar, off, 8);
-
-	if (!io)
-		return -EINVAL;
-	writeq(val, io);
-	return 0;
+	return livemig_hw_rw(ld, bar, off, &val, 8, true);
 }
 
 /**
@@ -395,42 +418,6 @@ static bool livemig_mem_enabled(struct livemig_device *ld)
 	u16 cmd = le16_to_cpu(*(__le16 *)&ld->core.vconfig[PCI_COMMAND]);
 
 	return livemig_powered(ld->core.pdev) && (cmd & PCI_COMMAND_MEMORY);
-}
-
-static int livemig_hw_rw(struct livemig_device *ld, int bar, u64 off,
-			 u64 *val, int size, bool write)
-{
-	void __iomem *io = livemig_bar_io(ld, bar, off, size);
-
-	if (!io)
-		return -EINVAL;
-	switch (size) {
-	case 1:
-		if (write)
-			iowrite8(*val, io);
-		else
-			*val = ioread8(io);
-		break;
-	case 2:
-		if (write)
-			iowrite16(*val, io);
-		else
-			*val = ioread16(io);
-		break;
-	case 4:
-		if (write)
-			iowrite32(*val, io);
-		else
-			*val = ioread32(io);
-		break;
-	default:
-		if (write)
-			writeq(*val, io);
-		else
-			*val = readq(io);
-		break;
-	}
-	return 0;
 }
 
 /*
