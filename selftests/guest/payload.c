@@ -17,9 +17,11 @@
  *     LMG EDU bdf=.. bar0=..         the device it drives
  *     LMG STATE when=before ...      registers before migration
  *     LMG MIGRATE-NOW round=N        state is in place: migrate now
- *     LMG TICK ...                   heartbeat while waiting, about 1/s
+ *     LMG TICK ... dma_writes=N      heartbeat while waiting, about 1/s
+ *                                    (N: dma-pages transfers so far)
  *     LMG RESUMED round=N byte=C     the harness said the migration ended
  *     LMG STATE when=after ...       registers as found afterwards
+ *     LMG DMAPAGES verified ...      dma-pages: pages checked, how many bad
  *     LMG CHECK-FAIL ...             one line per mismatch
  *     LMG RESULT PASS|FAIL ...       the verdict, then
  *     LMG EXIT code=N                and the isa-debug-exit write
@@ -51,6 +53,10 @@
  *                    if it is not) and exit: run before the migration
  *                    tests on each device, since earlier tests may have
  *                    left data there that no migration can carry
+ *   dma-pages        while waiting for the harness, keep having the device
+ *                    DMA (edu->RAM) over pages the CPU has just refilled,
+ *                    and after the migration check that every page holds
+ *                    the last data: see "DMA into guest pages" below
  *   timeout=S        give up waiting for the harness after S seconds
  *
  * Interrupts stay disabled on the CPU: interrupt status is polled at
@@ -86,7 +92,7 @@ struct edu_shadow {
 	u32 bar0;
 };
 
-enum mode { MODE_DEFAULT, MODE_FILL, MODE_LOOP };
+enum mode { MODE_DEFAULT, MODE_FILL, MODE_LOOP, MODE_DMA_PAGES };
 
 static struct {
 	enum mode mode;
@@ -121,6 +127,8 @@ static const char *mode_name(void)
 		return "fill-dma-buffer";
 	case MODE_LOOP:
 		return "loop";
+	case MODE_DMA_PAGES:
+		return "dma-pages";
 	default:
 		return "default";
 	}
@@ -476,6 +484,155 @@ static void busy_iteration(u32 i)
 	irq_ack(EDU_IRQ_DMA);
 }
 
+/* --- DMA into guest pages (mode dma-pages) ------------------------------ */
+
+/*
+ * Pages only the device's DMA logging can report.  Each iteration
+ * refills one page with a new CPU pattern and then has edu DMA part of
+ * its buffer over it (edu->RAM only: after a RAM->edu transfer the driver
+ * refuses to save the device); every third transfer straddles into the
+ * next page, whose CPU pattern is older.  QEMU sees the CPU writes in its
+ * own dirty log, but the DMA lands behind its back, through the host's
+ * IOMMU: a page QEMU sent between the refill and the DMA, and that the
+ * CPU does not write again before the switchover, reaches the
+ * destination with the DMA data only if the device reported the page.
+ *
+ * dp_want[] is what each page must hold, written by the CPU (so it
+ * migrates like any RAM): the refill, then, once the DMA completed, the
+ * bytes of the edu buffer the DMA copied (edu_buf_seen, all zeroes after
+ * the harness's zero-dma-buffer).  The pattern has no zero byte.  Every
+ * iteration first checks all pages, so that on the destination a stale
+ * page is caught before the next refill could hide it; a wrong page is
+ * reported once, then taken as it is.
+ */
+#define DP_PAGES		32	/* 7 * i % DP_PAGES visits each page */
+#define DP_PAGE			4096u
+
+static u8 dp_pages[DP_PAGES * DP_PAGE] __attribute__((aligned(4096)));
+static u8 dp_want[DP_PAGES * DP_PAGE] __attribute__((aligned(4096)));
+static struct {
+	u32 gen;		/* generation of the last refill, 0: initial */
+	u32 dma;		/* number of the last DMA into it, 0: none */
+} dp_rec[DP_PAGES];
+static u32 dp_dmas;		/* completed DMA transfers into dp_pages */
+static u32 dp_bad_running;	/* pages found wrong before the final check */
+
+static void dp_fill(u32 p, u32 gen)
+{
+	u32 *a = (u32 *)(dp_pages + p * DP_PAGE);
+	u32 *b = (u32 *)(dp_want + p * DP_PAGE);
+	u32 i, x = gen * 0x9e3779b1u ^ (p + 1) * 0x85ebca6bu;
+
+	for (i = 0; i < DP_PAGE / 4; i++) {
+		x = x * 1664525u + 1013904223u;
+		a[i] = b[i] = x | 0x01010101u;
+	}
+	dp_rec[p].gen = gen;
+}
+
+/* How many bytes of page @p differ from dp_want; @first: the first one. */
+static u32 dp_diff(u32 p, u32 *first)
+{
+	const volatile u32 *aw = (u32 *)(dp_pages + p * DP_PAGE);
+	const u32 *bw = (u32 *)(dp_want + p * DP_PAGE);
+	const volatile u8 *a = dp_pages + p * DP_PAGE;
+	const u8 *b = dp_want + p * DP_PAGE;
+	u32 i, n = 0;
+
+	for (i = 0; i < DP_PAGE / 4; i++)
+		if (aw[i] != bw[i])
+			break;
+	if (i == DP_PAGE / 4)
+		return 0;
+	for (i *= 4; i < DP_PAGE; i++)
+		if (a[i] != b[i] && !n++)
+			*first = i;
+	return n;
+}
+
+/* One line per wrong page; returns whether @p holds what it must. */
+static bool dp_check(u32 p, const char *when)
+{
+	u32 first = 0, n = dp_diff(p, &first);
+
+	checks++;
+	if (!n)
+		return true;
+	failures++;
+	if (printed_fails++ < 64)
+		printf("LMG CHECK-FAIL dma-pages %s: page %u at 0x%08x: %u bytes differ, first at +%u: got 0x%02x want 0x%02x (refill %u, last dma #%u of %u)\n",
+		       when, p, (u32)(dp_pages + p * DP_PAGE), n, first,
+		       dp_pages[p * DP_PAGE + first],
+		       dp_want[p * DP_PAGE + first], dp_rec[p].gen,
+		       dp_rec[p].dma, dp_dmas);
+	return false;
+}
+
+static void dma_pages_init(void)
+{
+	u32 p;
+
+	for (p = 0; p < DP_PAGES; p++)
+		dp_fill(p, 0);
+	printf("LMG DMAPAGES pages=%u at=0x%08x want=0x%08x buffer=%s\n",
+	       DP_PAGES, (u32)dp_pages, (u32)dp_want,
+	       dma_buf_clean ? "zero" : "not-zero");
+}
+
+static void dma_pages_iteration(u32 i)
+{
+	u32 p = i * 7 % DP_PAGES, len = 64 + i * 200 % 1984;
+	u32 off, src, k, np = 1;
+
+	if (i % 3 == 2) {
+		/* Half in page p, half in the next one. */
+		if (p == DP_PAGES - 1)
+			p--;
+		off = DP_PAGE - len / 2;
+		np = 2;
+	} else {
+		off = i * 328 % (DP_PAGE - len + 1);
+	}
+	src = i * 40 % (EDU_DMA_BUF_SIZE - len + 1);
+
+	for (k = 0; k < DP_PAGES; k++) {
+		if (!dp_check(k, "before the next refill")) {
+			dp_bad_running++;
+			memcpy(dp_want + k * DP_PAGE, dp_pages + k * DP_PAGE,
+			       DP_PAGE);
+		}
+	}
+	dp_fill(p, i + 1);
+	barrier();
+	if (!do_dma(EDU_DMA_BUF + src, (u32)(dp_pages + p * DP_PAGE + off),
+		    len, EDU_DMA_TO_RAM))
+		return;
+	barrier();
+	dp_dmas++;
+	memcpy(dp_want + p * DP_PAGE + off, edu_buf_seen + src, len);
+	for (k = 0; k < np; k++) {
+		dp_rec[p + k].dma = dp_dmas;
+		if (!dp_check(p + k, "right after its dma")) {
+			dp_bad_running++;
+			memcpy(dp_want + (p + k) * DP_PAGE,
+			       dp_pages + (p + k) * DP_PAGE, DP_PAGE);
+		}
+	}
+}
+
+/* After the migration: every page must hold its last data. */
+static void dma_pages_verify(void)
+{
+	u32 p, bad = 0, dma = 0;
+
+	for (p = 0; p < DP_PAGES; p++) {
+		dma += dp_rec[p].dma != 0;
+		bad += !dp_check(p, "after migration");
+	}
+	printf("LMG DMAPAGES verified pages=%u bad=%u last_written_by_dma=%u dma_writes=%u bad_while_running=%u\n",
+	       DP_PAGES, bad, dma, dp_dmas, dp_bad_running);
+}
+
 /* Returns the byte the harness sent. */
 static int wait_for_harness(u32 round)
 {
@@ -493,6 +650,8 @@ static int wait_for_harness(u32 round)
 
 		if (opt.mode == MODE_LOOP)
 			busy_iteration(iter);
+		else if (opt.mode == MODE_DMA_PAGES)
+			dma_pages_iteration(iter);
 		else
 			bad += check_registers(true);
 		iter++;
@@ -500,8 +659,9 @@ static int wait_for_harness(u32 round)
 		t = now_ms();
 		if (t - last >= 1000) {
 			last = t;
-			printf("LMG TICK round=%u t=%u iter=%u bad=%u failures=%u\n",
-			       round, (u32)(t - t0), iter, bad, failures);
+			printf("LMG TICK round=%u t=%u iter=%u bad=%u failures=%u dma_writes=%u\n",
+			       round, (u32)(t - t0), iter, bad, failures,
+			       dp_dmas);
 		}
 		if (t - t0 > (u64)opt.timeout_s * 1000) {
 			printf("LMG RESULT FAIL reason=timeout waiting for the harness (%u s)\n",
@@ -511,8 +671,8 @@ static int wait_for_harness(u32 round)
 	}
 	failures += bad;
 	checks += iter;
-	printf("LMG RESUMED round=%u byte=%c iter=%u invariant_bad=%u\n",
-	       round, c, iter, bad);
+	printf("LMG RESUMED round=%u byte=%c iter=%u invariant_bad=%u dma_writes=%u\n",
+	       round, c, iter, bad, dp_dmas);
 	return c;
 }
 
@@ -532,6 +692,8 @@ static void parse_cmdline(const char *s)
 			opt.mode = MODE_FILL;
 		else if (n == 4 && !strncmp(w, "loop", n))
 			opt.mode = MODE_LOOP;
+		else if (n == 9 && !strncmp(w, "dma-pages", n))
+			opt.mode = MODE_DMA_PAGES;
 		else if (n == 10 && !strncmp(w, "no-migrate", n))
 			opt.no_migrate = true;
 		else if (n == 15 && !strncmp(w, "zero-dma-buffer", n))
@@ -660,6 +822,8 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 		dma_to_ram_checked(0, 0, EDU_DMA_BUF_SIZE, false);
 		printf("LMG FILLED dma buffer by RAM->edu DMA: the driver must refuse to save this device\n");
 	}
+	if (opt.mode == MODE_DMA_PAGES)
+		dma_pages_init();
 
 	for (;;) {
 		setup_state(round);
@@ -674,6 +838,8 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 			}
 		}
 		print_state("after", round);
+		if (opt.mode == MODE_DMA_PAGES)
+			dma_pages_verify();
 		check_registers(false);
 		exercise(round);
 		printf("LMG ROUND-DONE round=%u failures=%u checks=%u\n",
