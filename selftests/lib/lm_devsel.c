@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lm_devsel.h"
+#include "lm_edu.h"
 
 struct lm_devlist lm_devices;
 
@@ -49,6 +50,33 @@ static int cmp_bdf(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* Read a hex ID from /sys/bus/pci/devices/<bdf>/<attr>; -1 on failure. */
+static long sysfs_id(const char *bdf, const char *attr)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%li", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Found on our own, only the edu functions count: the driver may also
+ * drive other devices (bochs-display), which have suites of their own.
+ */
+static bool sysfs_is_edu(const char *bdf)
+{
+	return sysfs_id(bdf, "vendor") == EDU_VENDOR &&
+	       sysfs_id(bdf, "device") == EDU_DEVICE;
+}
+
 static void from_sysfs(void)
 {
 	struct dirent *de;
@@ -58,7 +86,8 @@ static void from_sysfs(void)
 	if (!dir)
 		return;
 	while ((de = readdir(dir)))
-		add(de->d_name);
+		if (lm_is_bdf(de->d_name) && sysfs_is_edu(de->d_name))
+			add(de->d_name);
 	closedir(dir);
 	qsort(lm_devices.bdf, lm_devices.n, sizeof(lm_devices.bdf[0]),
 	      cmp_bdf);
