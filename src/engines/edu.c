@@ -138,6 +138,20 @@ static void edu_dma_mark(struct livemig_device *ld)
 		livemig_dirty_mark(ld, ed->dma_lo, ed->dma_hi - ed->dma_lo + 1);
 }
 
+static void edu_dirty_sync(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	u64 cmd;
+
+	if (!edu_dma_pending(ed))
+		return;
+	edu_dma_mark(ld);
+	/* Once the device shows no DMA, everything it wrote is marked. */
+	if (!livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD, &cmd) &&
+	    !(cmd & EDU_DMA_RUN))
+		edu_dma_clear(ed);
+}
+
 /*
  * A doorbell reaches the device (passed through or replayed).  An edu->RAM
  * transfer will write [dst & mask, + count); widen the in-flight window
@@ -155,6 +169,8 @@ static int edu_doorbell(struct livemig_device *ld, u64 cmd)
 		ed->dma_tainted = true;
 		return 0;
 	}
+	/* Forget DMA that has landed, so the window spans only what may run. */
+	edu_dirty_sync(ld);
 	ret = livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_DST, &dst);
 	ret = ret ?: livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CNT, &cnt);
 	if (ret || !cnt)
@@ -362,20 +378,6 @@ static int edu_stop(struct livemig_device *ld)
 	int ret = edu_settle(ld, true);
 
 	return ret ?: edu_wait_fact_irq(ld);
-}
-
-static void edu_dirty_sync(struct livemig_device *ld)
-{
-	struct edu_dev *ed = livemig_priv(ld);
-	u64 cmd;
-
-	if (!edu_dma_pending(ed))
-		return;
-	edu_dma_mark(ld);
-	/* Once the device shows no DMA, everything it wrote is marked. */
-	if (!livemig_hw_read64(ld, EDU_BAR, EDU_REG_DMA_CMD, &cmd) &&
-	    !(cmd & EDU_DMA_RUN))
-		edu_dma_clear(ed);
 }
 
 static int edu_save_check(struct livemig_device *ld)
