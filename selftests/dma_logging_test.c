@@ -312,6 +312,8 @@ TEST_F(logging, bad_inputs)
 
 TEST_F(logging, bad_reports)
 {
+	int ret;
+
 	ASSERT_EQ(0, log_start1(&self->dev, LOG_IOVA, LOG_SIZE));
 	/* Outside the logged range. */
 	EXPECT_EQ(-EINVAL, log_report(&self->dev, LOG_IOVA + LOG_SIZE,
@@ -323,10 +325,19 @@ TEST_F(logging, bad_reports)
 				      3 * LOG_PAGE, self->bits));
 	EXPECT_EQ(-EINVAL, log_report(&self->dev, LOG_IOVA, LOG_SIZE, 512,
 				      self->bits));
-	/* A bitmap the kernel cannot write. */
+	/*
+	 * A bitmap the kernel cannot write.  vfio core's iova_bitmap pins
+	 * it lazily and drops a pinning failure inside iova_bitmap_set(),
+	 * so the driver never sees it: the report may succeed or fail with
+	 * EFAULT, but must fail cleanly and leave logging usable.
+	 */
 	ASSERT_EQ(0, dma_to_ram(&self->dev, LOG_IOVA, 8));
-	EXPECT_EQ(-EFAULT, log_report(&self->dev, LOG_IOVA, LOG_SIZE,
-				      LOG_PAGE, (uint64_t *)(uintptr_t)8));
+	ret = log_report(&self->dev, LOG_IOVA, LOG_SIZE, LOG_PAGE,
+			 (uint64_t *)(uintptr_t)8);
+	EXPECT_TRUE(ret == 0 || ret == -EFAULT) TH_LOG("report: %d", ret);
+	ASSERT_EQ(0, dma_to_ram(&self->dev, LOG_IOVA + LOG_PAGE, 8));
+	ASSERT_EQ(0, report_all(&self->dev, self->bits));
+	EXPECT_TRUE(bit_set(self->bits, 1));
 }
 
 TEST_F(logging, start_twice_busy)
