@@ -35,6 +35,8 @@
  * RAM->edu DMA has written it during an open of the device, save streams
  * fail with -EOPNOTSUPP (read() on the data FD) rather than silently lose
  * it; the FSM arcs still succeed, so the VM keeps running on the source.
+ * What an earlier user of the device (another open, another driver) left
+ * in the buffer is beyond what the engine can know, and is not detected.
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
