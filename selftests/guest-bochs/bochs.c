@@ -38,9 +38,6 @@
  */
 #include "lib.h"
 
-#define MB_INFO_MAGIC		0x2badb002
-#define MB_INFO_CMDLINE		(1u << 2)
-
 #define BOCHS_VENDOR		0x1234
 #define BOCHS_DEVICE		0x1111
 #define BOCHS_CLASS		0x038000
@@ -69,14 +66,6 @@
 
 #define MAX_REGION		1024
 #define NO_PENDING		0xffffffffu
-
-struct mb_info {
-	u32 flags;
-	u32 mem_lower;
-	u32 mem_upper;
-	u32 boot_device;
-	u32 cmdline;
-};
 
 static struct {
 	u32 region;
@@ -183,28 +172,20 @@ static void set_yoff(u16 v)
 
 static void parse_cmdline(const char *s)
 {
-	while (*s) {
-		const char *w;
-		size_t n;
+	const char *w;
+	size_t n;
 
-		while (*s == ' ')
-			s++;
-		w = s;
-		while (*s && *s != ' ')
-			s++;
-		n = s - w;
-		if (n > 7 && !strncmp(w, "region=", 7))
-			opt.region = parse_u32(w + 7);
-		else if (n > 5 && !strncmp(w, "fill=", 5))
-			opt.fill_kib = parse_u32(w + 5);
-		else if (n == 9 && !strncmp(w, "prefilled", n))
+	while ((w = cmdline_word(&s, &n))) {
+		if (word_u32(w, n, "region=", &opt.region) ||
+		    word_u32(w, n, "fill=", &opt.fill_kib) ||
+		    word_u32(w, n, "timeout=", &opt.timeout_s))
+			continue;
+		if (word_is(w, n, "prefilled"))
 			opt.prefilled = true;
-		else if (n == 5 && !strncmp(w, "nodev", n))
+		else if (word_is(w, n, "nodev"))
 			opt.nodev = true;
-		else if (n == 10 && !strncmp(w, "no-migrate", n))
+		else if (word_is(w, n, "no-migrate"))
 			opt.no_migrate = true;
-		else if (n > 8 && !strncmp(w, "timeout=", 8))
-			opt.timeout_s = parse_u32(w + 8);
 	}
 	if (!opt.region || opt.region > MAX_REGION)
 		opt.region = 64;
@@ -430,13 +411,11 @@ out:
 
 void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 {
-	const char *cmdline = "";
+	const char *cmdline = mb_cmdline(magic, mbi);
 	u32 round = 1, seq = 1, pg;
 	int c;
 
 	serial_init();
-	if (magic == MB_INFO_MAGIC && (mbi->flags & MB_INFO_CMDLINE))
-		cmdline = (const char *)mbi->cmdline;
 	parse_cmdline(cmdline);
 	timer_init();
 	printf("\nLMG BOOT mode=bochs%s region=%u timeout=%u clock=%s cmdline=\"%s\"\n",

@@ -81,6 +81,48 @@ u32 parse_u32(const char *s)
 	return v;
 }
 
+/* --- multiboot and the command line ------------------------------------ */
+
+const char *mb_cmdline(u32 magic, const struct mb_info *mbi)
+{
+	if (magic != MB_INFO_MAGIC || !(mbi->flags & MB_INFO_CMDLINE))
+		return "";
+	return (const char *)mbi->cmdline;
+}
+
+const char *cmdline_word(const char **s, size_t *len)
+{
+	const char *p = *s, *w;
+
+	while (*p == ' ')
+		p++;
+	if (!*p) {
+		*s = p;
+		return NULL;
+	}
+	w = p;
+	while (*p && *p != ' ')
+		p++;
+	*len = p - w;
+	*s = p;
+	return w;
+}
+
+bool word_is(const char *w, size_t n, const char *flag)
+{
+	return n == strlen(flag) && !strncmp(w, flag, n);
+}
+
+bool word_u32(const char *w, size_t n, const char *key, u32 *val)
+{
+	size_t k = strlen(key);
+
+	if (n <= k || strncmp(w, key, k))
+		return false;
+	*val = parse_u32(w + k);
+	return true;
+}
+
 /* --- COM1 -------------------------------------------------------------- */
 
 #define COM1		0x3f8

@@ -83,6 +83,38 @@ size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
 u32 parse_u32(const char *s);
 
+/* --- multiboot and the command line ------------------------------------ */
+
+#define MB_INFO_MAGIC		0x2badb002
+#define MB_INFO_MEM		(1u << 0)
+#define MB_INFO_CMDLINE		(1u << 2)
+
+/* The start of the multiboot information structure (what we read of it). */
+struct mb_info {
+	u32 flags;
+	u32 mem_lower;
+	u32 mem_upper;
+	u32 boot_device;
+	u32 cmdline;
+};
+
+/* The boot command line, or "" when the loader passed none. */
+const char *mb_cmdline(u32 magic, const struct mb_info *mbi);
+
+/*
+ * The command line's words, one per call: returns the next
+ * space-separated word of *@s (not NUL-terminated; its length in *@len)
+ * and moves *@s past it, or NULL when none is left.
+ */
+const char *cmdline_word(const char **s, size_t *len);
+/* Whether the word @w of length @n is exactly @flag. */
+bool word_is(const char *w, size_t n, const char *flag);
+/*
+ * For a word "KEY=VALUE" with @key "KEY=": stores VALUE as a number in
+ * *@val and returns true; otherwise leaves *@val alone.
+ */
+bool word_u32(const char *w, size_t n, const char *key, u32 *val);
+
 /* --- console ----------------------------------------------------------- */
 
 void serial_init(void);

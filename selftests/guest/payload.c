@@ -66,18 +66,6 @@
 #include "lib.h"
 #include "edu.h"
 
-#define MB_INFO_MAGIC		0x2badb002
-#define MB_INFO_MEM		(1u << 0)
-#define MB_INFO_CMDLINE		(1u << 2)
-
-struct mb_info {
-	u32 flags;
-	u32 mem_lower;
-	u32 mem_upper;
-	u32 boot_device;
-	u32 cmdline;
-};
-
 /* What the device must hold, kept in guest RAM: it migrates with the VM. */
 struct edu_shadow {
 	u32 live;		/* expected read of 0x04 (~written) */
@@ -678,30 +666,24 @@ static int wait_for_harness(u32 round)
 
 static void parse_cmdline(const char *s)
 {
-	while (*s) {
-		const char *w;
-		size_t n;
+	const char *w;
+	size_t n;
 
-		while (*s == ' ')
-			s++;
-		w = s;
-		while (*s && *s != ' ')
-			s++;
-		n = s - w;
-		if (n == 15 && !strncmp(w, "fill-dma-buffer", n))
+	while ((w = cmdline_word(&s, &n))) {
+		if (word_is(w, n, "fill-dma-buffer"))
 			opt.mode = MODE_FILL;
-		else if (n == 4 && !strncmp(w, "loop", n))
+		else if (word_is(w, n, "loop"))
 			opt.mode = MODE_LOOP;
-		else if (n == 9 && !strncmp(w, "dma-pages", n))
+		else if (word_is(w, n, "dma-pages"))
 			opt.mode = MODE_DMA_PAGES;
-		else if (n == 10 && !strncmp(w, "no-migrate", n))
+		else if (word_is(w, n, "no-migrate"))
 			opt.no_migrate = true;
-		else if (n == 15 && !strncmp(w, "zero-dma-buffer", n))
+		else if (word_is(w, n, "zero-dma-buffer"))
 			opt.zero_only = true;
-		else if (n == 11 && !strncmp(w, "keep-filled", n))
+		else if (word_is(w, n, "keep-filled"))
 			opt.keep_filled = true;
-		else if (n > 8 && !strncmp(w, "timeout=", 8))
-			opt.timeout_s = parse_u32(w + 8);
+		else
+			word_u32(w, n, "timeout=", &opt.timeout_s);
 	}
 }
 
@@ -778,13 +760,11 @@ static void __attribute__((noreturn)) finish(void)
 
 void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 {
-	const char *cmdline = "";
+	const char *cmdline = mb_cmdline(magic, mbi);
 	u32 round = 1, i;
 	int c;
 
 	serial_init();
-	if (magic == MB_INFO_MAGIC && (mbi->flags & MB_INFO_CMDLINE))
-		cmdline = (const char *)mbi->cmdline;
 	parse_cmdline(cmdline);
 	enable_mmx();
 	timer_init();
