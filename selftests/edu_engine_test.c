@@ -55,6 +55,31 @@ static int load_edu_buffer(struct lm_dev *d, struct lm_dma *dma,
 
 /* ---- edu: one device ---------------------------------------------------- */
 
+/*
+ * Setup and teardown shared by the one-device fixtures: edu #0 open and
+ * RUNNING, DMA_SIZE bytes of RAM mapped at EDU_TEST_IOVA.  Teardown resets
+ * the device and waits out any DMA before the RAM is unmapped.  Macros,
+ * not functions: LM_OPEN_DEV and ASSERT_* return from the fixture.
+ */
+#define EDU_DMA_SETUP() do {						\
+	int __ret;							\
+									\
+	memset(&self->dma, 0, sizeof(self->dma));			\
+	LM_OPEN_DEV(&self->dev, 0);					\
+	__ret = lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,	\
+				 &self->dma);				\
+	ASSERT_EQ(0, __ret) TH_LOG("dma map: %s", strerror(-__ret));	\
+} while (0)
+
+#define EDU_DMA_TEARDOWN() do {						\
+	if (self->dev.fd >= 0) {					\
+		lm_dev_reset(&self->dev);				\
+		edu_wait_dma(&self->dev, LM_DEV_WAIT_MS);		\
+	}								\
+	lm_dma_unmap_free(&self->dev, &self->dma);			\
+	lm_dev_close(&self->dev);					\
+} while (0)
+
 FIXTURE(edu)
 {
 	struct lm_dev dev;
@@ -63,23 +88,12 @@ FIXTURE(edu)
 
 FIXTURE_SETUP(edu)
 {
-	int ret;
-
-	memset(&self->dma, 0, sizeof(self->dma));
-	LM_OPEN_DEV(&self->dev, 0);
-	ret = lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,
-			       &self->dma);
-	ASSERT_EQ(0, ret) TH_LOG("dma map: %s", strerror(-ret));
+	EDU_DMA_SETUP();
 }
 
 FIXTURE_TEARDOWN(edu)
 {
-	if (self->dev.fd >= 0) {
-		lm_dev_reset(&self->dev);
-		edu_wait_dma(&self->dev, LM_DEV_WAIT_MS);
-	}
-	lm_dma_unmap_free(&self->dev, &self->dma);
-	lm_dev_close(&self->dev);
+	EDU_DMA_TEARDOWN();
 }
 
 TEST_F(edu, bar0_trapped)
@@ -198,25 +212,14 @@ FIXTURE_VARIANT_ADD(p2p, pre_copy_p2p) { .state = S_PRE_COPY_P2P };
 
 FIXTURE_SETUP(p2p)
 {
-	int ret;
-
 	self->fd = -1;
-	memset(&self->dma, 0, sizeof(self->dma));
-	LM_OPEN_DEV(&self->dev, 0);
-	ret = lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,
-			       &self->dma);
-	ASSERT_EQ(0, ret) TH_LOG("dma map: %s", strerror(-ret));
+	EDU_DMA_SETUP();
 }
 
 FIXTURE_TEARDOWN(p2p)
 {
 	lm_close(&self->fd);
-	if (self->dev.fd >= 0) {
-		lm_dev_reset(&self->dev);
-		edu_wait_dma(&self->dev, LM_DEV_WAIT_MS);
-	}
-	lm_dma_unmap_free(&self->dev, &self->dma);
-	lm_dev_close(&self->dev);
+	EDU_DMA_TEARDOWN();
 }
 
 TEST_F(p2p, plain_registers_writable)
@@ -381,27 +384,16 @@ static const struct edu_prog stopped_prog = {
 
 FIXTURE_SETUP(stopped)
 {
-	int ret;
-
 	self->fd = -1;
 	lm_buf_init(&self->own);
-	memset(&self->dma, 0, sizeof(self->dma));
-	LM_OPEN_DEV(&self->dev, 0);
-	ret = lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,
-			       &self->dma);
-	ASSERT_EQ(0, ret) TH_LOG("dma map: %s", strerror(-ret));
+	EDU_DMA_SETUP();
 }
 
 FIXTURE_TEARDOWN(stopped)
 {
 	lm_close(&self->fd);
-	if (self->dev.fd >= 0) {
-		lm_dev_reset(&self->dev);
-		edu_wait_dma(&self->dev, LM_DEV_WAIT_MS);
-	}
-	lm_dma_unmap_free(&self->dev, &self->dma);
 	lm_buf_free(&self->own);
-	lm_dev_close(&self->dev);
+	EDU_DMA_TEARDOWN();
 }
 
 TEST_F(stopped, write_refused)
@@ -514,25 +506,14 @@ FIXTURE_VARIANT_ADD(dmarule, stop_copy) { .state = S_STOP_COPY };
 
 FIXTURE_SETUP(dmarule)
 {
-	int ret;
-
 	self->fd = -1;
-	memset(&self->dma, 0, sizeof(self->dma));
-	LM_OPEN_DEV(&self->dev, 0);
-	ret = lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,
-			       &self->dma);
-	ASSERT_EQ(0, ret) TH_LOG("dma map: %s", strerror(-ret));
+	EDU_DMA_SETUP();
 }
 
 FIXTURE_TEARDOWN(dmarule)
 {
 	lm_close(&self->fd);
-	if (self->dev.fd >= 0) {
-		lm_dev_reset(&self->dev);
-		edu_wait_dma(&self->dev, LM_DEV_WAIT_MS);
-	}
-	lm_dma_unmap_free(&self->dev, &self->dma);
-	lm_dev_close(&self->dev);
+	EDU_DMA_TEARDOWN();
 }
 
 TEST_F(dmarule, save_fails_device_intact)
