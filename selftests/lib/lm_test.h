@@ -43,12 +43,14 @@
 
 /*
  * main(): take PCI addresses out of argv, skip the whole program (exit 4,
- * with a TAP plan of 0) when no device is selected, else run the harness.
- * -h and -l work without devices.
+ * with a TAP plan of 0) when no device is selected or when the VFIO
+ * backend (LIVEMIG_VFIO_BACKEND) does not exist on this kernel, else run
+ * the harness.  -h and -l work without devices.
  */
 #define LM_TEST_MAIN							\
 int main(int argc, char **argv)						\
 {									\
+	char why[256];							\
 	int i, n;							\
 									\
 	n = lm_select_devices(&argc, argv);				\
@@ -61,6 +63,12 @@ int main(int argc, char **argv)						\
 		       "devices to " LM_DRIVER_NAME ")\n");		\
 		return KSFT_SKIP;					\
 	}								\
+	if (lm_backend_check(NULL, why, sizeof(why)) == -EOPNOTSUPP) {	\
+		printf("TAP version 13\n1..0 # SKIP %s\n", why);	\
+		return KSFT_SKIP;					\
+	}								\
+	fprintf(stderr, "# VFIO backend: %s\n",			\
+		lm_backend_default()->name);				\
 	fprintf(stderr, "# devices (%s):", lm_devices.source);		\
 	for (i = 0; i < n; i++)						\
 		fprintf(stderr, " %s", lm_devices.bdf[i]);		\
@@ -71,16 +79,21 @@ int main(int argc, char **argv)						\
 /*
  * Open the @idx-th device, reset it to power-on and RUNNING, enable
  * memory and bus master.  In a FIXTURE_SETUP: skips when there are too
- * few devices, fails on any error.
+ * few devices or the kernel lacks the VFIO backend (-EOPNOTSUPP), fails
+ * on any other error.
  */
 #define LM_OPEN_DEV(dev, idx) do {					\
 	const char *__bdf = lm_device(idx);				\
+	char __why[256];						\
 	int __ret;							\
 									\
 	if (!__bdf)							\
 		SKIP(return, "needs %d devices, %d selected",		\
 		     (idx) + 1, lm_devices.n);				\
 	__ret = lm_dev_open_retry((dev), __bdf);			\
+	if (__ret == -EOPNOTSUPP &&					\
+	    lm_backend_check(__bdf, __why, sizeof(__why)))		\
+		SKIP(return, "%s", __why);				\
 	ASSERT_EQ(0, __ret) TH_LOG("open %s: %s", __bdf,		\
 				   strerror(-__ret));			\
 	__ret = lm_reset_to_running(dev);				\

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 
 #include "lm_vfio.h"
@@ -167,53 +168,202 @@ const struct lm_backend lm_backend_group = {
 /* ---- cdev/iommufd backend -------------------------------------------- */
 
 /*
- * Placeholder: a kernel with CONFIG_VFIO_DEVICE_CDEV and CONFIG_IOMMUFD
- * exposes /sys/bus/pci/devices/<bdf>/vfio-dev/vfioN and /dev/iommu.  The
- * path is: open /dev/vfio/devices/vfioN, VFIO_DEVICE_BIND_IOMMUFD,
- * IOMMU_IOAS_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_IOAS_MAP.  It
- * needs <linux/iommufd.h> from the test kernel; until a test kernel with
- * cdevs is in the rig the backend reports EOPNOTSUPP.
+ * A kernel with CONFIG_VFIO_DEVICE_CDEV and CONFIG_IOMMUFD gives every
+ * VFIO device a character device, /dev/vfio/devices/vfioN (its name in
+ * /sys/bus/pci/devices/<bdf>/vfio-dev/), and the IOMMU context is an
+ * iommufd (/dev/iommu) with one IO address space (IOAS) in it.
+ *
+ * The IOMMU context (iommufd, IOAS and its mappings) lives from open to
+ * close; the device fd is what open_device/close_device take and drop.
+ * Opening it is: open the cdev, VFIO_DEVICE_BIND_IOMMUFD (the device's
+ * first open: vfio core pins the driver module and calls its
+ * open_device, then bind_iommufd), VFIO_DEVICE_ATTACH_IOMMUFD_PT to the
+ * IOAS.  Closing the cdev undoes all three in the kernel's order: the
+ * driver's close_device runs while the device is still attached, then
+ * detach and unbind.  So a device closed and reopened finds the same
+ * mappings at the same IOVAs, as with the group backend's container.
  */
-static int cdev_open(struct lm_dev *d)
+#define LM_DEV_IOMMU		"/dev/iommu"
+#define LM_DEV_VFIO_CDEVS	"/dev/vfio/devices"
+
+/* The name of @bdf's VFIO cdev ("vfioN") into @name, 0 or -errno. */
+static int cdev_name_of(const char *bdf, char *name, size_t len)
 {
-	(void)d;
-	return -EOPNOTSUPP;
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ret = -ENODEV;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), LM_SYSFS_PCI "/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -ENODEV;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		if (strlen(de->d_name) >= len) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		snprintf(name, len, "%s", de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+int lm_backend_check(const char *bdf, char *why, size_t len)
+{
+	const struct lm_backend *be = lm_backend_default();
+	char name[64];
+	int ret;
+
+	why[0] = '\0';
+	if (be != &lm_backend_cdev)
+		return 0;
+	if (access(LM_DEV_IOMMU, F_OK)) {
+		snprintf(why, len, "cdev: no " LM_DEV_IOMMU
+			 " (kernel without CONFIG_IOMMUFD, or iommufd not loaded)");
+		return -EOPNOTSUPP;
+	}
+	if (access(LM_DEV_VFIO_CDEVS, F_OK)) {
+		snprintf(why, len, "cdev: no " LM_DEV_VFIO_CDEVS
+			 " (kernel without CONFIG_VFIO_DEVICE_CDEV)");
+		return -EOPNOTSUPP;
+	}
+	if (!bdf)
+		return 0;
+	ret = cdev_name_of(bdf, name, sizeof(name));
+	if (ret) {
+		snprintf(why, len, "cdev: %s has no " LM_SYSFS_PCI
+			 "/%s/vfio-dev/vfioN: %s", bdf, bdf, strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 static int cdev_open_device(struct lm_dev *d)
 {
-	(void)d;
-	return -EOPNOTSUPP;
-}
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = d->iommufd,
+	};
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = d->ioas_id,
+	};
+	char name[64], path[PATH_MAX];
+	int fd, ret;
 
-static void cdev_close(struct lm_dev *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-	if (d->iommufd >= 0)
-		close(d->iommufd);
-	d->iommufd = -1;
+	ret = cdev_name_of(d->bdf, name, sizeof(name));
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), LM_DEV_VFIO_CDEVS "/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : neg_errno();
+	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
+		ret = neg_errno();
+		close(fd);
+		return ret;
+	}
+	if (ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
+		ret = neg_errno();
+		close(fd);	/* unbinds */
+		return ret;
+	}
+	d->dev_id = bind.out_devid;
+	d->fd = fd;
+	return 0;
 }
 
 static void cdev_close_device(struct lm_dev *d)
 {
+	/* Detach and unbind come with the release of the last reference. */
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
+}
+
+static void cdev_close(struct lm_dev *d)
+{
+	struct iommu_destroy destroy = {
+		.size = sizeof(destroy),
+		.id = d->ioas_id,
+	};
+
+	cdev_close_device(d);
+	if (d->iommufd >= 0) {
+		/*
+		 * Closing the iommufd would free the IOAS too; destroying it
+		 * first checks that nothing (no device) still holds it.
+		 */
+		if (d->ioas_id)
+			ioctl(d->iommufd, IOMMU_DESTROY, &destroy);
+		close(d->iommufd);
+	}
+	d->iommufd = -1;
+	d->ioas_id = 0;
+}
+
+static int cdev_open(struct lm_dev *d)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	char why[160];
+	int ret;
+
+	ret = lm_backend_check(d->bdf, why, sizeof(why));
+	if (ret)
+		return ret;
+	d->iommufd = open(LM_DEV_IOMMU, O_RDWR | O_CLOEXEC);
+	if (d->iommufd < 0)
+		return errno == ENOENT ? -EOPNOTSUPP : neg_errno();
+	if (ioctl(d->iommufd, IOMMU_IOAS_ALLOC, &alloc)) {
+		ret = neg_errno();
+		goto err;
+	}
+	d->ioas_id = alloc.out_ioas_id;
+	ret = cdev_open_device(d);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	cdev_close(d);
+	return ret;
 }
 
 static int cdev_dma_map(struct lm_dev *d, void *vaddr, uint64_t iova,
 			uint64_t size)
 {
-	(void)d; (void)vaddr; (void)iova; (void)size;
-	return -EOPNOTSUPP;
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = d->ioas_id,
+		.user_va = (uintptr_t)vaddr,
+		.length = size,
+		.iova = iova,
+	};
+
+	if (ioctl(d->iommufd, IOMMU_IOAS_MAP, &map))
+		return neg_errno();
+	return 0;
 }
 
 static int cdev_dma_unmap(struct lm_dev *d, uint64_t iova, uint64_t size)
 {
-	(void)d; (void)iova; (void)size;
-	return -EOPNOTSUPP;
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = d->ioas_id,
+		.iova = iova,
+		.length = size,
+	};
+
+	if (ioctl(d->iommufd, IOMMU_IOAS_UNMAP, &unmap))
+		return neg_errno();
+	/* Exactly what was asked, as type1 does for a whole mapping. */
+	return unmap.length == size ? 0 : -EIO;
 }
 
 const struct lm_backend lm_backend_cdev = {
@@ -243,6 +393,7 @@ int lm_dev_open(struct lm_dev *d, const char *bdf)
 	d->container_fd = -1;
 	d->group_fd = -1;
 	d->iommufd = -1;
+	d->ioas_id = 0;
 	d->fd = -1;
 	if (strlen(bdf) >= sizeof(d->bdf))
 		return -ENAMETOOLONG;

@@ -7,10 +7,14 @@
  * error a uAPI call produced.  Nothing here includes the kselftest harness:
  * the library is usable from any small tool as well.
  *
- * Device access goes through a backend.  The only one implemented is the
- * legacy container/group path (type1 IOMMU), because the kernels we test
- * on (Debian 6.12) have neither iommufd nor VFIO device cdevs; the backend
- * table is where a cdev + iommufd path slots in.
+ * Device access goes through a backend, picked by LIVEMIG_VFIO_BACKEND:
+ *   group (default)  the legacy container/group path: /dev/vfio/vfio with
+ *                    the type1 IOMMU, /dev/vfio/<group>;
+ *   cdev             the VFIO device cdev, /dev/vfio/devices/vfioN, bound
+ *                    to an iommufd (/dev/iommu) with one IOAS.
+ * Debian's 6.12 has only the group path; the debug kernel has both.  On a
+ * kernel without iommufd or device cdevs the cdev backend's open fails
+ * with -EOPNOTSUPP and lm_backend_check() says why.
  */
 #ifndef LM_VFIO_H
 #define LM_VFIO_H
@@ -33,8 +37,9 @@ struct lm_dev;
  * struct lm_backend - how a device is opened and its DMA mapped
  * @name: "group" or "cdev"
  * @open: acquire IOMMU context and device fd for @d->bdf
- * @open_device: (re)acquire only the device fd, IOMMU context kept
- * @close_device: drop only the device fd
+ * @open_device: (re)acquire only the device fd, IOMMU context kept (cdev:
+ *	open, bind to the iommufd, attach to the IOAS again)
+ * @close_device: drop only the device fd; DMA mappings stay
  * @close: drop everything
  * @dma_map: map @size bytes at @vaddr to @iova
  * @dma_unmap: undo it
@@ -56,7 +61,9 @@ struct lm_dev {
 	int container_fd;	/* group backend */
 	int group_fd;		/* group backend */
 	int group_id;
-	int iommufd;		/* cdev backend */
+	int iommufd;		/* cdev backend: /dev/iommu */
+	uint32_t ioas_id;	/* cdev backend: the IOAS, 0 if none */
+	uint32_t dev_id;	/* cdev backend: iommufd's id of the device */
 	int fd;			/* the VFIO device fd, -1 when closed */
 };
 
@@ -64,6 +71,11 @@ struct lm_dev {
 extern const struct lm_backend lm_backend_group;
 extern const struct lm_backend lm_backend_cdev;
 const struct lm_backend *lm_backend_default(void);
+/*
+ * Can the default backend open @bdf (NULL: any device) on this kernel?
+ * 0, or -EOPNOTSUPP (kernel without it) / -errno with a reason in @why.
+ */
+int lm_backend_check(const char *bdf, char *why, size_t len);
 
 /* Open/close. */
 int lm_dev_open(struct lm_dev *d, const char *bdf);
