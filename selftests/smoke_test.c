@@ -5,6 +5,11 @@
  * the type1 IOMMU backend: device info, region info for BAR0 (1 MiB) and
  * config space, and plain reads through both regions.
  *
+ * With LIVEMIG_VFIO_BACKEND=cdev the same, through the device's VFIO cdev
+ * (/dev/vfio/devices/vfioN) bound to an iommufd and attached to an IOAS,
+ * with raw ioctls (not selftests/lib) so the library's cdev backend is
+ * checked against them; skipped on a kernel without /dev/iommu.
+ *
  * Runs inside the test rig (scripts/vm); outside it, or without the
  * driver loaded, it reports SKIP and exits 4.
  */
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <linux/iommufd.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
@@ -121,9 +127,38 @@ TEST(both_edu_bound)
 	EXPECT_NE(iommu_group(bound[0]), iommu_group(bound[1]));
 }
 
+static int use_cdev(void)
+{
+	const char *s = getenv("LIVEMIG_VFIO_BACKEND");
+
+	return s && !strcmp(s, "cdev");
+}
+
+/* The VFIO cdev of @bdf, "/dev/vfio/devices/vfioN", from sysfs. */
+static int cdev_path(const char *bdf, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "vfio", 4)) {
+			snprintf(path, len, "/dev/vfio/devices/%s", de->d_name);
+			ret = 0;
+			break;
+		}
+	closedir(d);
+	return ret;
+}
+
 FIXTURE(edu) {
 	char bdf[16];
-	int container;
+	int container;	/* or the iommufd */
 	int group;
 	int device;
 };
@@ -138,7 +173,7 @@ FIXTURE_VARIANT_ADD(edu, second) { .index = 1 };
 FIXTURE_SETUP(edu)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char bdfs[MAX_DEVS][16], path[64];
+	char bdfs[MAX_DEVS][16], path[PATH_MAX];
 	int n, grp;
 
 	self->container = self->group = self->device = -1;
@@ -146,6 +181,29 @@ FIXTURE_SETUP(edu)
 	if (n <= variant->index)
 		SKIP(return, "edu #%d not bound to %s", variant->index, DRIVER);
 	snprintf(self->bdf, sizeof(self->bdf), "%s", bdfs[variant->index]);
+
+	if (use_cdev()) {
+		struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+		struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+		struct vfio_device_attach_iommufd_pt attach = {
+			.argsz = sizeof(attach),
+		};
+
+		self->container = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, self->container) TH_LOG("/dev/iommu: %s", strerror(errno));
+		ASSERT_EQ(0, ioctl(self->container, IOMMU_IOAS_ALLOC, &alloc));
+		ASSERT_EQ(0, cdev_path(self->bdf, path, sizeof(path)))
+			TH_LOG("%s has no vfio-dev/vfioN", self->bdf);
+		self->device = open(path, O_RDWR);
+		ASSERT_LE(0, self->device) TH_LOG("%s: %s", path, strerror(errno));
+		bind.iommufd = self->container;
+		ASSERT_EQ(0, ioctl(self->device, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+			TH_LOG("BIND_IOMMUFD %s: %s", path, strerror(errno));
+		attach.pt_id = alloc.out_ioas_id;
+		ASSERT_EQ(0, ioctl(self->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+			TH_LOG("ATTACH_IOMMUFD_PT %s: %s", path, strerror(errno));
+		return;
+	}
 
 	self->container = open("/dev/vfio/vfio", O_RDWR);
 	ASSERT_LE(0, self->container) TH_LOG("/dev/vfio/vfio: %s", strerror(errno));
@@ -226,6 +284,11 @@ int main(int argc, char **argv)
 	if (access(DRIVER_DIR, F_OK)) {
 		printf("TAP version 13\n1..0 # SKIP %s not loaded (run me in scripts/vm)\n",
 		       DRIVER);
+		return KSFT_SKIP;
+	}
+	if (use_cdev() && access("/dev/iommu", F_OK)) {
+		printf("TAP version 13\n1..0 # SKIP cdev: no /dev/iommu "
+		       "(kernel without CONFIG_IOMMUFD)\n");
 		return KSFT_SKIP;
 	}
 	return test_harness_run(argc, argv);
