@@ -512,21 +512,29 @@ class Runner:
         state it programmed before the failure (so the source's device
         kept it), and both devices prove recoverable.
         """
-        h = self.h
         try:
-            dst = self.new_vm('dst2', h.hosts[1], incoming=True)
-            mig = h.migrate(src, dst)
-            h.record(label + ' again', mig)
-            st = mig['info'].get('status')
-            if st != 'completed':
-                return False, 'migration %s: %s' % (
-                    st, mig['info'].get('error-desc'))
-            src.quit()
-            if not h.finish_payload(dst, label, 'destination', report=False):
-                return False, h._why(dst)
-            return True, None
+            dst = self.new_vm('dst2', self.h.hosts[1], incoming=True)
+            return self._complete(src, dst, label, label + ' again')
         except (self.e2e.HarnessError, self.e2e.QMPError, OSError) as e:
             return False, str(e)
+
+    def _complete(self, src, dst, label, what):
+        """
+        Migrate src to dst with injection off; (True, None) once it
+        completed and the destination's payload verified the state,
+        else (False, why).
+        """
+        h = self.h
+        mig = h.migrate(src, dst)
+        h.record(what, mig)
+        st = mig['info'].get('status')
+        if st != 'completed':
+            return False, 'migration %s: %s' % (
+                st, mig['info'].get('error-desc'))
+        src.quit()
+        if not h.finish_payload(dst, label, 'destination', report=False):
+            return False, h._why(dst)
+        return True, None
 
     # -- recovery: a clean migration with injection off --
 
@@ -540,16 +548,7 @@ class Runner:
                              h.args.boot_timeout) is None:
                 return False, 'source payload not ready:\n' + h._why(src)
             time.sleep(h.args.settle)
-            mig = h.migrate(src, dst)
-            h.record(label + ' recovery', mig)
-            st = mig['info'].get('status')
-            if st != 'completed':
-                return False, 'migration %s: %s' % (
-                    st, mig['info'].get('error-desc'))
-            src.quit()
-            if not h.finish_payload(dst, label, 'destination', report=False):
-                return False, h._why(dst)
-            return True, None
+            return self._complete(src, dst, label, label + ' recovery')
         except (self.e2e.HarnessError, self.e2e.QMPError, OSError) as e:
             return False, str(e)
         finally:
