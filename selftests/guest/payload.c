@@ -20,6 +20,9 @@
  *     LMG TICK ... dma_writes=N      heartbeat while waiting, about 1/s
  *                                    (N: dma-pages transfers so far)
  *     LMG RESUMED round=N byte=C     the harness said the migration ended
+ *     LMG MEMSEQ round=N seq=S ...   CPU-written memory checked against a
+ *                                    register-held count: see "Memory the
+ *                                    CPU writes" below (stale=0: none lost)
  *     LMG STATE when=after ...       registers as found afterwards
  *     LMG DMAPAGES verified ...      dma-pages: pages checked, how many bad
  *     LMG CHECK-FAIL ...             one line per mismatch
@@ -621,15 +624,106 @@ static void dma_pages_verify(void)
 	       DP_PAGES, bad, dma, dp_dmas, dp_bad_running);
 }
 
+/* --- Memory the CPU writes (every mode) --------------------------------- */
+
+/*
+ * While the payload waits for the harness, an assembly loop keeps one
+ * count in a register (esi) and, for each of a few words spread over
+ * static pages and the stack, checks that the word holds the count and
+ * stores count + 1 into it, then increments the register.  Registers
+ * migrate exactly with the vCPU; guest RAM only if QEMU sent every page
+ * the CPU dirtied after its last pass.  A page that reaches the
+ * destination stale holds an older count than the register, and the
+ * loop's next check on the destination sees it before its store could
+ * hide it (only a stop between one word's load and its store misses that
+ * one word).  A stale word is reported, then all words are rewritten and
+ * the count goes on.  The loop leaves for C (device checks, ticks) every
+ * few thousand rounds and when a byte waits in the UART; after the byte,
+ * one more full pass checks every word.
+ */
+#define MS_PAGES		6
+#define MS_WORDS		(MS_PAGES + 2)	/* + two on the stack */
+
+static u8 ms_pages[MS_PAGES * 4096] __attribute__((aligned(4096)));
+static u32 *ms_loc[MS_WORDS];
+static u32 ms_seq;		/* the count between bursts */
+static u32 ms_stale;		/* stale words seen this round */
+static u32 ms_stale_total;
+
+static void memseq_init(u32 *stack_words)
+{
+	u32 i;
+
+	for (i = 0; i < MS_PAGES; i++)
+		ms_loc[i] = (u32 *)(ms_pages + i * 4096 + (i * 1028) % 4096);
+	ms_loc[MS_PAGES] = &stack_words[0];
+	ms_loc[MS_PAGES + 1] = &stack_words[1];
+	for (i = 0; i < MS_WORDS; i++)
+		*(volatile u32 *)ms_loc[i] = ms_seq;
+}
+
+/*
+ * Up to @rounds rounds of check-and-store, fewer if a word is stale or
+ * the UART has a byte; returns whether every word was as expected.
+ */
+static bool memseq_burst(u32 rounds, const char *when)
+{
+	u32 seq = ms_seq, got, idx, port;
+
+	asm volatile("1:	xorl	%%ecx, %%ecx\n"
+		     "2:	movl	(%[loc],%%ecx,4), %%edx\n"
+		     "	movl	(%%edx), %%eax\n"
+		     "	cmpl	%%esi, %%eax\n"
+		     "	jne	9f\n"
+		     "	leal	1(%%esi), %%eax\n"
+		     "	movl	%%eax, (%%edx)\n"
+		     "	incl	%%ecx\n"
+		     "	cmpl	%[n], %%ecx\n"
+		     "	jb	2b\n"
+		     "	incl	%%esi\n"
+		     "	movl	$0x3fd, %%edx\n"	/* COM1 LSR */
+		     "	inb	%%dx, %%al\n"
+		     "	testb	$1, %%al\n"		/* data ready */
+		     "	jnz	9f\n"
+		     "	decl	%%edi\n"
+		     "	jnz	1b\n"
+		     "9:\n"
+		     : "=a"(got), "=c"(idx), "=d"(port), "+S"(seq),
+		       "+D"(rounds)
+		     : [loc] "b"(ms_loc), [n] "i"(MS_WORDS)
+		     : "memory", "cc");
+	if (idx >= MS_WORDS) {
+		ms_seq = seq;
+		return true;
+	}
+	ms_stale++;
+	ms_stale_total++;
+	failures++;
+	if (printed_fails++ < 64)
+		printf("LMG CHECK-FAIL memseq %s: word %u at 0x%08x got=%u want=%u (%u behind the register)\n",
+		       when, idx, (u32)ms_loc[idx], got, seq, seq - got);
+	/* Start over from a consistent state. */
+	for (idx = 0; idx < MS_WORDS; idx++)
+		*(volatile u32 *)ms_loc[idx] = seq + 1;
+	ms_seq = seq + 1;
+	return false;
+}
+
 /* Returns the byte the harness sent. */
 static int wait_for_harness(u32 round)
 {
 	u64 t0 = now_ms(), last = t0, t;
-	u32 iter = 0, bad = 0;
+	u32 iter = 0, bad = 0, seq0;
+	u32 stack_words[2];
 	int c;
 
+	memseq_init(stack_words);
+	seq0 = ms_seq;
+	ms_stale = 0;
 	printf("LMG MIGRATE-NOW round=%u\n", round);
 	for (;;) {
+		/* Most of the time: default mode has little else to do. */
+		memseq_burst(opt.mode == MODE_DEFAULT ? 2048 : 64, "running");
 		c = serial_getc_nowait();
 		if (c == 'N' || c == 'E' || c == 'X')
 			break;
@@ -657,10 +751,15 @@ static int wait_for_harness(u32 round)
 			guest_exit(EXIT_TIMEOUT);
 		}
 	}
+	/* One whole pass after the byte: every word, on this side. */
+	memseq_burst(1, "after resume");
 	failures += bad;
-	checks += iter;
+	checks += iter + 1;
 	printf("LMG RESUMED round=%u byte=%c iter=%u invariant_bad=%u dma_writes=%u\n",
 	       round, c, iter, bad, dp_dmas);
+	printf("LMG MEMSEQ round=%u seq=%u rounds=%u words=%u stale=%u stale_total=%u\n",
+	       round, ms_seq, ms_seq - seq0, MS_WORDS, ms_stale,
+	       ms_stale_total);
 	return c;
 }
 
