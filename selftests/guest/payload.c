@@ -636,8 +636,8 @@ static void dma_pages_verify(void)
  * destination stale holds an older count than the register, and the
  * loop's next check on the destination sees it before its store could
  * hide it (only a stop between one word's load and its store misses that
- * one word).  A stale word is reported, then all words are rewritten and
- * the count goes on.  The loop leaves for C (device checks, ticks) every
+ * one word).  The stale word and any later one found stale are reported,
+ * then all words are rewritten and the count goes on.  The loop leaves for C (device checks, ticks) every
  * few thousand rounds and when a byte waits in the UART; after the byte,
  * one more full pass checks every word.
  */
@@ -696,12 +696,19 @@ static bool memseq_burst(u32 rounds, const char *when)
 		ms_seq = seq;
 		return true;
 	}
-	ms_stale++;
-	ms_stale_total++;
-	failures++;
-	if (printed_fails++ < 64)
-		printf("LMG CHECK-FAIL memseq %s: word %u at 0x%08x got=%u want=%u (%u behind the register)\n",
-		       when, idx, (u32)ms_loc[idx], got, seq, seq - got);
+	/* Words before @idx passed this round; report every later one too. */
+	for (; idx < MS_WORDS; idx++) {
+		got = *(volatile u32 *)ms_loc[idx];
+		if (got == seq)
+			continue;
+		ms_stale++;
+		ms_stale_total++;
+		failures++;
+		if (printed_fails++ < 64)
+			printf("LMG CHECK-FAIL memseq %s: word %u at 0x%08x got=%u want=%u (%u behind the register)\n",
+			       when, idx, (u32)ms_loc[idx], got, seq,
+			       seq - got);
+	}
 	/* Start over from a consistent state. */
 	for (idx = 0; idx < MS_WORDS; idx++)
 		*(volatile u32 *)ms_loc[idx] = seq + 1;
