@@ -540,7 +540,8 @@ static long livemig_precopy_info(struct livemig_file *migf,
 
 	if (copy_from_user(&info, uarg, minsz))
 		return -EFAULT;
-	if (info.argsz < minsz || info.flags)
+	/* The input flags select nothing: ignored, as vfio's other drivers do. */
+	if (info.argsz < minsz)
 		return -EINVAL;
 
 	livemig_lock(ld);
@@ -569,7 +570,7 @@ out:
 static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
 			       unsigned long arg)
 {
-	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+	if (!LIVEMIG_HAVE_PRECOPY || cmd != VFIO_MIG_GET_PRECOPY_INFO)
 		return -ENOTTY;
 	return livemig_precopy_info(filp->private_data, (void __user *)arg);
 }
