@@ -8,9 +8,10 @@
  * trapped doorbell) call livemig_dirty_mark(); DMA_LOGGING_REPORT reads and
  * clears the bits through vfio's iova_bitmap.
  *
- * vfio core can only report when the kernel has CONFIG_IOMMUFD_DRIVER
- * (iova_bitmap); without it the log ops are not offered at all, so a user
- * never starts logging that can never be reported.
+ * vfio core can only report when the kernel has iova_bitmap (always up to
+ * 6.6, only with CONFIG_IOMMUFD_DRIVER since; see compat.h); without it the
+ * log ops are not offered at all, so a user never starts logging that can
+ * never be reported.
  *
  * Locking: the store is protected by the device's state_mutex.
  */
@@ -218,7 +219,7 @@ static const struct vfio_log_ops livemig_log_ops = {
  */
 const struct vfio_log_ops *livemig_dirty_ops(struct livemig_device *ld)
 {
-	if (!IS_ENABLED(CONFIG_IOMMUFD_DRIVER) || !ld->engine->tracks_dma)
+	if (!LIVEMIG_KERNEL_REPORTS_DMA_LOG || !ld->engine->tracks_dma)
 		return NULL;
 	return &livemig_log_ops;
 }

@@ -22,11 +22,12 @@ MODULE_PARM_DESC(precopy,
 /**
  * livemig_precopy_enabled() - does this module offer PRE_COPY?
  *
- * Return: the value of the "precopy" module parameter.
+ * Return: the value of the "precopy" module parameter; false on a kernel
+ * whose VFIO has no PRE_COPY (6.1).
  */
 bool livemig_precopy_enabled(void)
 {
-	return precopy;
+	return LIVEMIG_HAVE_PRECOPY && precopy;
 }
 
 /**
@@ -248,8 +249,8 @@ static int livemig_get_state(struct vfio_device *vdev,
 	return 0;
 }
 
-static int livemig_get_data_size(struct vfio_device *vdev,
-				 unsigned long *stop_copy_length)
+static int __maybe_unused
+livemig_get_data_size(struct vfio_device *vdev, unsigned long *stop_copy_length)
 {
 	struct livemig_device *ld = to_ld(vdev);
 
@@ -262,5 +263,5 @@ static int livemig_get_data_size(struct vfio_device *vdev,
 const struct vfio_migration_ops livemig_mig_ops = {
 	.migration_set_state = livemig_set_state,
 	.migration_get_state = livemig_get_state,
-	.migration_get_data_size = livemig_get_data_size,
+	LIVEMIG_MIG_OP_DATA_SIZE(livemig_get_data_size)
 };

@@ -12,6 +12,7 @@
 #include <linux/wait.h>
 
 #include "livemig/engine.h"
+#include "compat.h"
 
 /*
  * Room for an engine's compat blob in the IDENTITY record: enough for a

@@ -134,12 +134,15 @@ static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
 {
 	u64 len;
 
-	if (bar < 0 || bar >= PCI_STD_NUM_BARS || !ld->core.barmap[bar])
+	void __iomem *io;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return NULL;
+	io = livemig_bar_iomem(&ld->core, bar);
 	len = pci_resource_len(ld->core.pdev, bar);
-	if (off > len || size > len - off)
+	if (!io || off > len || size > len - off)
 		return NULL;
-	return ld->core.barmap[bar] + off;
+	return io + off;
 }
 
 /* One access of @size bytes (1, 2, 4 or 8) to a mapped BAR. */
@@ -314,7 +317,7 @@ static int livemig_open_device(struct vfio_device *vdev)
 		return ret;
 
 	for_each_set_bit(bar, &bars, PCI_STD_NUM_BARS) {
-		ret = vfio_pci_core_setup_barmap(core, bar);
+		ret = livemig_map_bar(core, bar);
 		if (ret)
 			goto err_disable;
 	}
@@ -461,7 +464,7 @@ static ssize_t livemig_trapped_rw(struct livemig_device *ld, char __user *buf,
 	count = min_t(u64, count, len - off);
 
 	livemig_lock(ld);
-	if (!ld->core.barmap[bar]) {
+	if (!livemig_bar_iomem(&ld->core, bar)) {
 		ret = -EIO;
 		goto out;
 	}
@@ -536,10 +539,7 @@ static const struct vfio_device_ops livemig_ops = {
 	.mmap = livemig_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
-	.bind_iommufd = vfio_iommufd_physical_bind,
-	.unbind_iommufd = vfio_iommufd_physical_unbind,
-	.attach_ioas = vfio_iommufd_physical_attach_ioas,
-	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+	LIVEMIG_IOMMUFD_OPS
 };
 
 /* PCI driver */
@@ -622,4 +622,4 @@ module_pci_driver(livemig_pci_driver);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vfio-pci variant driver with VFIO live migration");
-MODULE_IMPORT_NS(IOMMUFD);
+LIVEMIG_IMPORT_NS_IOMMUFD();
