@@ -12,7 +12,6 @@
 #include <linux/wait.h>
 
 #include "livemig/engine.h"
-#include "compat.h"
 
 /*
  * Room for an engine's compat blob in the IDENTITY record: enough for a

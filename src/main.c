@@ -561,7 +561,12 @@ static int livemig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_core_register_device(&ld->core);
 	if (ret)
 		goto err_put;
-	pci_info(pdev, "livemig: %s engine\n", ld->engine->name);
+	pci_info(pdev, "livemig: %s engine; STOP_COPY P2P%s; DMA logging %s\n",
+		 ld->engine->name,
+		 livemig_precopy_enabled() ? " PRE_COPY" :
+		 LIVEMIG_HAVE_PRECOPY ? " (PRE_COPY off: precopy=0)" :
+		 " (no PRE_COPY in this kernel's VFIO)",
+		 ld->core.vdev.log_ops ? "offered" : "not offered");
 	return 0;
 
 err_put:

@@ -22,6 +22,7 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
+#include "livemig/compat.h"
 #include "livemig/stream.h"
 
 struct livemig_device;

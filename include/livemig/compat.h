@@ -40,13 +40,14 @@
  */
 #define VFIO_DEVICE_STATE_PRE_COPY	((enum vfio_device_mig_state)6)
 #define VFIO_DEVICE_STATE_PRE_COPY_P2P	((enum vfio_device_mig_state)7)
-#define VFIO_MIGRATION_PRE_COPY		(1 << 2)
+#define VFIO_MIGRATION_PRE_COPY		BIT(2)
 struct vfio_precopy_info {
 	__u32 argsz;
 	__u32 flags;
 	__aligned_u64 initial_bytes;
 	__aligned_u64 dirty_bytes;
 };
+
 /* Never matched: the data FD answers every ioctl with ENOTTY on 6.1. */
 #define VFIO_MIG_GET_PRECOPY_INFO	(~0U)
 #endif
