@@ -539,6 +539,8 @@ static const struct vfio_device_ops livemig_ops = {
 	.mmap = livemig_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+	LIVEMIG_MATCH_TOKEN_OP
+	LIVEMIG_REGION_INFO_OP
 	LIVEMIG_IOMMUFD_OPS
 };
 

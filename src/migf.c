@@ -528,21 +528,25 @@ int livemig_resume_finish_locked(struct livemig_file *migf)
 	return ret;
 }
 
-static long livemig_precopy_info(struct livemig_file *migf,
-				 struct vfio_precopy_info __user *uarg)
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO.  The output flags are left as
+ * livemig_precopy_info_args() set them: the caller's value before the
+ * PRECOPY_INFOv2 opt-in (reserved), 0 after it.  VFIO_PRECOPY_INFO_REINIT
+ * is never reported: no engine produces new initial data once PRE_COPY
+ * has started (see include/livemig/engine.h).
+ */
+static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
+			       unsigned long arg)
 {
-	const size_t minsz = offsetofend(struct vfio_precopy_info,
-					 dirty_bytes);
+	struct livemig_file *migf = filp->private_data;
 	struct livemig_device *ld = migf->ld;
 	struct vfio_precopy_info info;
 	u64 unread, unread_initial, initial = 0, dirty = 0;
-	long ret = 0;
+	long ret;
 
-	if (copy_from_user(&info, uarg, minsz))
-		return -EFAULT;
-	/* The input flags select nothing: ignored, as vfio's other drivers do. */
-	if (info.argsz < minsz)
-		return -EINVAL;
+	ret = livemig_precopy_info_args(&ld->core.vdev, cmd, arg, &info);
+	if (ret)
+		return ret;
 
 	livemig_lock(ld);
 	if (migf->disabled || !livemig_in_precopy(migf)) {
@@ -559,20 +563,13 @@ static long livemig_precopy_info(struct livemig_file *migf,
 			 migf->initial_end - migf->consumed : 0;
 	info.initial_bytes = unread_initial + initial;
 	info.dirty_bytes = unread - unread_initial + dirty;
-	info.flags = 0;
 out:
 	livemig_unlock(ld);
-	if (!ret && copy_to_user(uarg, &info, minsz))
+	if (!ret && copy_to_user((void __user *)arg, &info,
+				 offsetofend(struct vfio_precopy_info,
+					     dirty_bytes)))
 		ret = -EFAULT;
 	return ret;
-}
-
-static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
-			       unsigned long arg)
-{
-	if (!LIVEMIG_HAVE_PRECOPY || cmd != VFIO_MIG_GET_PRECOPY_INFO)
-		return -ENOTTY;
-	return livemig_precopy_info(filp->private_data, (void __user *)arg);
 }
 
 static __poll_t livemig_file_poll(struct file *filp,

@@ -15,7 +15,10 @@
  * LIVEMIG_HAVE_IOMMUFD	   the iommufd device ops with detach_ioas, and the
  *			   VFIO device cdev (6.6)
  * LIVEMIG_HAVE_PRECOPY_V2 VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 and the
- *			   REINIT output flag (7.2)
+ *			   REINIT output flag (7.1)
+ *
+ * and the vfio_device_ops members newer kernels require (6.17, 6.19) and
+ * the three ways vfio-pci core has mapped BARs (6.1, 6.8, 7.2).
  */
 #ifndef LIVEMIG_COMPAT_H
 #define LIVEMIG_COMPAT_H
@@ -23,6 +26,8 @@
 #include <linux/err.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/stddef.h>
+#include <linux/uaccess.h>
 #include <linux/version.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
@@ -60,13 +65,49 @@ struct vfio_precopy_info {
 #define LIVEMIG_MIG_OP_DATA_SIZE(fn)
 #endif
 
-/* --- PRECOPY_INFOv2 (7.2) ---------------------------------------------- */
+/* --- VFIO_MIG_GET_PRECOPY_INFO arguments, PRECOPY_INFOv2 (7.1) ------- */
 
 #ifdef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
 #define LIVEMIG_HAVE_PRECOPY_V2 1
 #else
 #define LIVEMIG_HAVE_PRECOPY_V2 0
 #endif
+
+/**
+ * livemig_precopy_info_args() - check and fetch VFIO_MIG_GET_PRECOPY_INFO's
+ * argument
+ * @vdev: the device the data FD belongs to
+ * @cmd: the ioctl command
+ * @arg: the user's argument
+ * @info: receives the user's structure
+ *
+ * The input flags select nothing and are never a reason to fail.  Until
+ * the user opts in to VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (7.1, handled
+ * by vfio core) the output flags are reserved and keep whatever the user
+ * passed, as with every vfio driver; after it they are output only and
+ * start at 0.  7.1 has the check as vfio_check_precopy_ioctl(); older
+ * kernels get the same here.
+ *
+ * Return: 0, -ENOTTY for another command, -EFAULT or -EINVAL.
+ */
+static inline int livemig_precopy_info_args(struct vfio_device *vdev,
+					    unsigned int cmd, unsigned long arg,
+					    struct vfio_precopy_info *info)
+{
+#if LIVEMIG_HAVE_PRECOPY_V2
+	return vfio_check_precopy_ioctl(vdev, cmd, arg, info);
+#else
+	const size_t minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+
+	if (!LIVEMIG_HAVE_PRECOPY || cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info->argsz < minsz)
+		return -EINVAL;
+	return 0;
+#endif
+}
 
 /* --- iommufd device ops (6.6) ------------------------------------------- */
 
@@ -113,28 +154,60 @@ struct vfio_precopy_info {
 #define LIVEMIG_KERNEL_REPORTS_DMA_LOG	IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
 #endif
 
+/* --- vfio_device_ops members newer kernels require -------------------- */
+
+/*
+ * "vfio/pci: Do vf_token checks for VFIO_DEVICE_BIND_IOMMUFD" (6.17):
+ * vfio_pci_core_match() calls ops->match_token_uuid unconditionally.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define LIVEMIG_MATCH_TOKEN_OP	\
+	.match_token_uuid = vfio_pci_core_match_token_uuid,
+#else
+#define LIVEMIG_MATCH_TOKEN_OP
+#endif
+
+/*
+ * "vfio: Add get_region_info_caps op" (6.19): VFIO_DEVICE_GET_REGION_INFO
+ * no longer reaches ->ioctl; without the op every region is EINVAL.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
+#define LIVEMIG_REGION_INFO_OP	\
+	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
+#else
+#define LIVEMIG_REGION_INFO_OP
+#endif
+
 /* --- BAR mappings -------------------------------------------------------- */
+
+/*
+ * vfio-pci core owns the kernel mappings of BARs and releases them in
+ * vfio_pci_core_disable().  6.1 to 6.7 map on demand in a static helper;
+ * "vfio/pci: Expose vfio_pci_core_setup_barmap()" (6.8) exported it;
+ * "vfio/pci: Replace vfio_pci_core_setup_barmap() with
+ * vfio_pci_core_get_iomap()" (7.2) maps every BAR in vfio_pci_core_enable()
+ * and leaves an ERR_PTR where it could not.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+#define LIVEMIG_BARS_MAPPED_AT_ENABLE	1
+#else
+#define LIVEMIG_BARS_MAPPED_AT_ENABLE	0
+#endif
 
 /**
  * livemig_map_bar() - make sure vfio-pci core holds a kernel mapping of a BAR
  * @core: the device, between vfio_pci_core_enable() and _disable()
- * @bar: BAR index
- *
- * The mapping belongs to vfio-pci core, which releases it in
- * vfio_pci_core_disable().  6.2 to 6.19 map on demand through
- * vfio_pci_core_setup_barmap(); 6.1 has that only as a static helper, so
- * the same region request and iomap are done here; 7.x maps every BAR in
- * vfio_pci_core_enable() and only reports whether it could.
+ * @bar: BAR index, below PCI_STD_NUM_BARS
  *
  * Return: 0 or a negative errno.
  */
 static inline int livemig_map_bar(struct vfio_pci_core_device *core, int bar)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 20, 0)
+#if LIVEMIG_BARS_MAPPED_AT_ENABLE
 	void __iomem *io = vfio_pci_core_get_iomap(core, bar);
 
 	return IS_ERR(io) ? PTR_ERR(io) : 0;
-#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
 	return vfio_pci_core_setup_barmap(core, bar);
 #else
 	struct pci_dev *pdev = core->pdev;
@@ -158,7 +231,7 @@ static inline int livemig_map_bar(struct vfio_pci_core_device *core, int bar)
 
 /**
  * livemig_bar_iomem() - vfio-pci core's kernel mapping of a BAR
- * @core: the device
+ * @core: the device, open (its BARs were mapped by livemig_map_bar())
  * @bar: BAR index, below PCI_STD_NUM_BARS
  *
  * Return: the mapping, or NULL if the BAR is not mapped.
@@ -166,13 +239,10 @@ static inline int livemig_map_bar(struct vfio_pci_core_device *core, int bar)
 static inline void __iomem *livemig_bar_iomem(struct vfio_pci_core_device *core,
 					      int bar)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 20, 0)
-	void __iomem *io = vfio_pci_core_get_iomap(core, bar);
+	void __iomem *io = core->barmap[bar];
 
+	/* 7.2 leaves an ERR_PTR for a BAR it could not map. */
 	return IS_ERR_OR_NULL(io) ? NULL : io;
-#else
-	return core->barmap[bar];
-#endif
 }
 
 #endif /* LIVEMIG_COMPAT_H */
