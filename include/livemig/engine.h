@@ -104,7 +104,13 @@ enum livemig_save_phase {
  *	Also called when @save_begin failed.
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
  *	the initial snapshot and for changes found so far (optional; the
- *	core adds what is produced but unread).
+ *	core adds what is produced but unread).  Initial data is produced
+ *	once per session: the core never reports VFIO_PRECOPY_INFO_REINIT
+ *	(7.1's PRECOPY_INFOv2), and neither engine needs it (edu's state is
+ *	one record; bochs-display's compatibility data, VRAM size and EDID,
+ *	is fixed while the device is open).  An engine whose device can be
+ *	reconfigured mid-PRE_COPY in a way the destination must see before
+ *	anything else needs the core extended for REINIT.
  * @state_size: bytes @save will emit in the FINAL phase, records headers
  *	included: with no saving session open, an upper bound for a fresh
  *	session; with one open, what that session still has to emit if the
