@@ -12,6 +12,7 @@
 #   make KDIR=/path/to/build    build against another kernel's build tree
 #   make KVER=6.1.0-44-amd64    ... or name the kernel: /lib/modules/$(KVER)/build
 #   make install                modules_install into /lib/modules/$(KVER) + depmod
+#                               (INSTALL_MOD_PATH=DIR: under DIR instead)
 #   make W=1 / make C=2         extra warnings / sparse (passed to kbuild)
 #   make style                  checkpatch --strict over src/ and include/
 #   make deb                    the livemig-vfio-pci-dkms Debian package
@@ -39,9 +40,11 @@ clean:
 	-test ! -f $(KDIR)/Makefile || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf $(CURDIR)/build
 
+# INSTALL_MOD_PATH (kbuild's) installs under another root, e.g. a
+# staging tree; depmod then indexes that root.
 install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(KREL)
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KREL)
 
 # checkpatch.pl from a kernel source tree (Debian: linux-source-6.12,
 # unpacked; `make setup` does that).  include/livemig/compat.h exists to
