@@ -17,6 +17,7 @@
 #include "lm_datafd.h"
 #include "lm_devsel.h"
 #include "lm_edu.h"
+#include "lm_kernel.h"
 #include "lm_mig.h"
 #include "lm_stream.h"
 #include "lm_vfio.h"
@@ -67,8 +68,8 @@ int main(int argc, char **argv)						\
 		printf("TAP version 13\n1..0 # SKIP %s\n", why);	\
 		return KSFT_SKIP;					\
 	}								\
-	fprintf(stderr, "# VFIO backend: %s\n",			\
-		lm_backend_default()->name);				\
+	fprintf(stderr, "# kernel %s; VFIO backend: %s\n",		\
+		lm_kver()->release, lm_backend_default()->name);	\
 	fprintf(stderr, "# devices (%s):", lm_devices.source);		\
 	for (i = 0; i < n; i++)						\
 		fprintf(stderr, " %s", lm_devices.bdf[i]);		\
@@ -117,6 +118,82 @@ static inline int lm_dev_open_retry(struct lm_dev *d, const char *bdf)
 	}
 	return ret;
 }
+
+/*
+ * What the running kernel's VFIO offers comes from the kernel
+ * (lm_kernel.h), never from the driver.  Where a device is open, a test
+ * that is skipped, or that takes another path, for something the kernel
+ * lacks first asserts that the device does not offer it either: a driver
+ * that advertises PRE_COPY on 6.1 fails instead of being skipped.
+ */
+
+/* Assert that @dev (NULL or closed: no check) does not offer PRE_COPY. */
+#define LM_ASSERT_NO_PRECOPY(dev, why) do {				\
+	struct lm_dev *__nd = (dev);					\
+	uint64_t __fl = 0;						\
+									\
+	if (__nd && __nd->fd >= 0) {					\
+		ASSERT_EQ(0, lm_mig_flags(__nd, &__fl));		\
+		ASSERT_EQ(0ULL, __fl & VFIO_MIGRATION_PRE_COPY)		\
+			TH_LOG("%s, yet %s advertises "			\
+			       "VFIO_MIGRATION_PRE_COPY", (why),	\
+			       __nd->bdf);				\
+	}								\
+} while (0)
+
+/*
+ * For fixtures and tests that enter PRE_COPY(_P2P) or use PRECOPY_INFO:
+ * skip, with the reason, on a kernel whose VFIO has no PRE_COPY (before
+ * 6.2), after asserting that @dev (may be NULL) does not advertise it.
+ */
+#define LM_NEED_PRECOPY(dev) do {					\
+	char __pwhy[160];						\
+									\
+	if (!lm_kernel_has_precopy(__pwhy, sizeof(__pwhy))) {		\
+		LM_ASSERT_NO_PRECOPY((dev), __pwhy);			\
+		SKIP(return, "%s", __pwhy);				\
+	}								\
+} while (0)
+
+/* LM_NEED_PRECOPY() if @state is PRE_COPY or PRE_COPY_P2P. */
+#define LM_NEED_STATE(dev, state) do {					\
+	if (lm_state_is_precopy(state))					\
+		LM_NEED_PRECOPY(dev);					\
+} while (0)
+
+/*
+ * For tests that use VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: skip, with the
+ * reason, on a kernel whose VFIO has none (before 6.2), after asserting
+ * that @dev (may be NULL) does not answer it: 6.1's vfio core hands the
+ * unknown feature to vfio_pci_core_ioctl_feature(), which says ENOTTY.
+ */
+#define LM_NEED_DATA_SIZE(dev) do {					\
+	struct lm_dev *__sd = (dev);					\
+	char __swhy[160];						\
+	uint64_t __sz = 0;						\
+									\
+	if (!lm_kernel_has_data_size(__swhy, sizeof(__swhy))) {		\
+		if (__sd && __sd->fd >= 0)				\
+			ASSERT_EQ(-ENOTTY, lm_mig_data_size(__sd, &__sz)) \
+				TH_LOG("%s, yet %s answers it", __swhy,	\
+				       __sd->bdf);			\
+		SKIP(return, "%s", __swhy);				\
+	}								\
+} while (0)
+
+/*
+ * For tests whose subject is not PRE_COPY but that save through it where
+ * they can: @use = whether the kernel's VFIO has PRE_COPY; where it has
+ * not, @dev (may be NULL) must not advertise it and the test goes on
+ * through STOP_COPY, so that its coverage stays on 6.1.
+ */
+#define LM_USE_PRECOPY(dev, use) do {					\
+	char __uwhy[160];						\
+									\
+	(use) = lm_kernel_has_precopy(__uwhy, sizeof(__uwhy));		\
+	if (!(use))							\
+		LM_ASSERT_NO_PRECOPY((dev), __uwhy);			\
+} while (0)
 
 /* Assert the device's current migration state. */
 #define ASSERT_STATE(dev, want) do {					\

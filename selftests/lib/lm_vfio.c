@@ -678,6 +678,12 @@ bool lm_state_is_saving(uint32_t state)
 	       state == VFIO_DEVICE_STATE_STOP_COPY;
 }
 
+bool lm_state_is_precopy(uint32_t state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
 /* ---- DMA --------------------------------------------------------------- */
 
 int lm_dma_alloc_map(struct lm_dev *d, uint64_t iova, uint64_t size,

@@ -128,6 +128,8 @@ int lm_precopy_info_raw(int data_fd, uint32_t argsz, uint32_t flags,
 /* Names for messages; saving = PRE_COPY, PRE_COPY_P2P, STOP_COPY. */
 const char *lm_state_name(uint32_t state);
 bool lm_state_is_saving(uint32_t state);
+/* PRE_COPY or PRE_COPY_P2P: states a kernel before 6.2 does not have. */
+bool lm_state_is_precopy(uint32_t state);
 
 /* DMA: anonymous memory mapped into the device's IOMMU context. */
 struct lm_dma {
