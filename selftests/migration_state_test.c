@@ -5,6 +5,10 @@
  * requests, and the whole (from, to) transition matrix over the seven
  * settable states plus ERROR as a target, each pair reached from a freshly
  * reset device.
+ *
+ * Before 6.2 VFIO has no PRE_COPY states: there the matrix is the five
+ * other settable states plus ERROR, the arcs touching PRE_COPY are
+ * skipped, and requests for PRE_COPY must be refused as unknown states.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -32,13 +36,17 @@ FIXTURE_TEARDOWN(mig)
 	lm_dev_close(&self->dev);
 }
 
+/* What is offered follows the kernel's VFIO: PRE_COPY from 6.2 on. */
 TEST_F(mig, migration_flags)
 {
+	uint64_t want = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
 	uint64_t flags = 0;
+	char why[160];
 
+	if (lm_kernel_has_precopy(why, sizeof(why)))
+		want |= VFIO_MIGRATION_PRE_COPY;
 	ASSERT_EQ(0, lm_mig_flags(&self->dev, &flags));
-	EXPECT_EQ((uint64_t)(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
-			     VFIO_MIGRATION_PRE_COPY), flags);
+	EXPECT_EQ(want, flags) TH_LOG("%s", why);
 }
 
 TEST_F(mig, probe_migration_get)
@@ -72,6 +80,7 @@ TEST_F(mig, probe_mig_device_state_get_set)
 
 TEST_F(mig, probe_mig_data_size_get_only)
 {
+	LM_NEED_DATA_SIZE(&self->dev);
 	EXPECT_EQ(0, lm_feature(&self->dev, VFIO_DEVICE_FEATURE_PROBE |
 				VFIO_DEVICE_FEATURE_GET,
 				VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, NULL, 0));
@@ -142,7 +151,10 @@ TEST_F(mig, invalid_state_values)
 TEST_F(mig, same_state_is_noop)
 {
 	unsigned int i;
+	bool precopy;
 	int fd;
+
+	LM_USE_PRECOPY(&self->dev, precopy);
 
 	/* From RUNNING: RUNNING again is a no-op success without an fd. */
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, &fd));
@@ -154,7 +166,7 @@ TEST_F(mig, same_state_is_noop)
 		uint32_t s = all_states[i];
 		int fd1 = -1, fd2 = -1;
 
-		if (s == S_RESUMING)
+		if (s == S_RESUMING || (!precopy && lm_state_is_precopy(s)))
 			continue;
 		ASSERT_EQ(0, lm_reset_to_running(&self->dev));
 		ASSERT_EQ(0, lm_mig_set_state(&self->dev, s, &fd1))
@@ -227,6 +239,8 @@ FIXTURE_SETUP(matrix)
 	self->from_fd = -1;
 	lm_buf_init(&self->stream);
 	LM_OPEN_DEV(&self->dev, 0);
+	LM_NEED_STATE(&self->dev, variant->from);
+	LM_NEED_STATE(&self->dev, variant->to);
 	if (variant->from == S_RESUMING && variant->to != S_RESUMING &&
 	    variant->to != S_ERROR) {
 		/* Leaving RESUMING needs a complete stream: take our own. */
@@ -380,6 +394,7 @@ TEST_F(mig, precopy_chain_keeps_fd)
 	int fd = -1, fd2 = -1, fd3 = -1;
 	uint8_t b;
 
+	LM_NEED_PRECOPY(&self->dev);
 	lm_buf_init(&s);
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_PRE_COPY, &fd));
 	ASSERT_LE(0, fd);
@@ -432,6 +447,118 @@ TEST_F(mig, error_only_left_by_reset)
 	lm_close(&fd);
 	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
 	ASSERT_STATE(&self->dev, S_RUNNING);
+}
+
+/*
+ * A kernel whose VFIO has no PRE_COPY (before 6.2): 6 and 7, the PRE_COPY
+ * states of later uAPIs, are unknown states to it.  6.1's vfio core hands
+ * the request to the driver as is, and vfio_mig_get_next_state() answers
+ * EINVAL for any state past RUNNING_P2P.  The request must fail that way
+ * from every settable state, return no data fd, and leave the state, its
+ * session and the device as they were.  On 6.2 and later: skipped.
+ */
+FIXTURE(no_precopy)
+{
+	struct lm_dev dev;
+	struct lm_buf stream;	/* a valid stream of this device */
+	int fd;			/* the session of @from, if any */
+};
+
+FIXTURE_VARIANT(no_precopy)
+{
+	uint32_t from;
+};
+
+FIXTURE_VARIANT_ADD(no_precopy, stop) { .from = S_STOP };
+FIXTURE_VARIANT_ADD(no_precopy, running) { .from = S_RUNNING };
+FIXTURE_VARIANT_ADD(no_precopy, stop_copy) { .from = S_STOP_COPY };
+FIXTURE_VARIANT_ADD(no_precopy, resuming) { .from = S_RESUMING };
+FIXTURE_VARIANT_ADD(no_precopy, running_p2p) { .from = S_RUNNING_P2P };
+
+FIXTURE_SETUP(no_precopy)
+{
+	char why[160];
+
+	self->fd = -1;
+	lm_buf_init(&self->stream);
+	LM_OPEN_DEV(&self->dev, 0);
+	if (lm_kernel_has_precopy(why, sizeof(why)))
+		SKIP(return, "%s", why);
+	LM_ASSERT_NO_PRECOPY(&self->dev, why);
+	ASSERT_EQ(0, lm_save(&self->dev, 0, LM_CHUNK_ALL, &self->stream,
+			     NULL));
+	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, variant->from, &self->fd));
+	ASSERT_STATE(&self->dev, variant->from);
+}
+
+FIXTURE_TEARDOWN(no_precopy)
+{
+	lm_close(&self->fd);
+	lm_buf_free(&self->stream);
+	lm_dev_close(&self->dev);
+}
+
+TEST_F(no_precopy, refused_device_unchanged)
+{
+	static const uint32_t pre[] = { S_PRE_COPY, S_PRE_COPY_P2P };
+	struct edu_prog p = { .liveness = 0x6010, .fact_k = 5 };
+	struct vfio_precopy_info info;
+	struct edu_regs expect;
+	struct lm_buf s;
+	unsigned int i;
+	int we, se;
+	uint8_t b;
+
+	for (i = 0; i < ARRAY_SIZE(pre); i++) {
+		/* Raw, to see the data_fd the kernel writes back. */
+		struct {
+			struct vfio_device_feature f;
+			struct vfio_device_feature_mig_state m;
+		} arg = {
+			.f.argsz = sizeof(arg),
+			.f.flags = VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+			.m.device_state = pre[i],
+			.m.data_fd = 1234,
+		};
+
+		EXPECT_EQ(-1, ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &arg))
+			TH_LOG("%s -> %u accepted",
+			       lm_state_name(variant->from), pre[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("%s -> %u",
+						lm_state_name(variant->from),
+						pre[i]);
+		EXPECT_EQ(-1, arg.m.data_fd);
+		if (arg.m.data_fd >= 0 && arg.m.data_fd != 1234)
+			close(arg.m.data_fd);
+		ASSERT_STATE(&self->dev, variant->from);
+	}
+
+	/* The session of @from goes on. */
+	if (variant->from == S_STOP_COPY) {
+		ASSERT_EQ(1, lm_read1(self->fd, &b, 1));
+		/* PRECOPY_INFO is no ioctl of this kernel's data fd. */
+		EXPECT_EQ(-ENOTTY, lm_precopy_info(self->fd, &info));
+	} else if (variant->from == S_RESUMING) {
+		ASSERT_EQ(0, lm_feed(self->fd, self->stream.p,
+				     self->stream.len, LM_CHUNK_ALL, NULL));
+		ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP, NULL));
+	}
+
+	/* Back to RUNNING the ordinary way; the device works and migrates. */
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
+	lm_close(&self->fd);
+	ASSERT_EQ(0, edu_program(&self->dev, &p, NULL, &expect));
+	lm_buf_init(&s);
+	ASSERT_EQ(0, lm_save(&self->dev, 0, LM_CHUNK_ALL, &s, NULL));
+	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	lm_resume(&self->dev, s.p, s.len, LM_CHUNK_ALL, &we, &se);
+	ASSERT_EQ(0, we);
+	ASSERT_EQ(0, se);
+	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
+	ASSERT_REGS(&self->dev, &expect);
+	lm_buf_free(&s);
 }
 
 LM_TEST_MAIN
