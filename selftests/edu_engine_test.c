@@ -7,6 +7,7 @@
  * reach a destination only once it runs; and the DMA-buffer rule: after
  * a RAM->edu DMA in the session, the save stream fails with EOPNOTSUPP
  * while the arcs still succeed and the device keeps its state.
+ * PRE_COPY states are skipped on kernels without them (before 6.2).
  */
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -214,6 +215,7 @@ FIXTURE_SETUP(p2p)
 {
 	self->fd = -1;
 	EDU_DMA_SETUP();
+	LM_NEED_STATE(&self->dev, variant->state);
 }
 
 FIXTURE_TEARDOWN(p2p)
@@ -456,6 +458,7 @@ FIXTURE_SETUP(readable)
 {
 	self->fd = -1;
 	LM_OPEN_DEV(&self->dev, 0);
+	LM_NEED_STATE(&self->dev, variant->state);
 }
 
 FIXTURE_TEARDOWN(readable)
@@ -508,6 +511,7 @@ FIXTURE_SETUP(dmarule)
 {
 	self->fd = -1;
 	EDU_DMA_SETUP();
+	LM_NEED_STATE(&self->dev, variant->state);
 }
 
 FIXTURE_TEARDOWN(dmarule)
@@ -575,14 +579,16 @@ TEST_F(dmarule, arcs_back_to_running)
 TEST_F(edu, edu_to_ram_dma_still_saves)
 {
 	struct lm_buf s;
+	bool precopy;
 	int ret;
 
+	LM_USE_PRECOPY(&self->dev, precopy);
 	lm_buf_init(&s);
 	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
 				   self->dma.iova + OUT_OFF, XFER,
 				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
 	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
-	ret = lm_save(&self->dev, 1, LM_CHUNK_ALL, &s, NULL);
+	ret = lm_save(&self->dev, precopy, LM_CHUNK_ALL, &s, NULL);
 	EXPECT_EQ(0, ret) TH_LOG("save: %s", strerror(-ret));
 	lm_buf_free(&s);
 }
@@ -736,8 +742,10 @@ TEST_F(pair, no_spurious_irq_on_restore)
 	struct edu_regs expect;
 	struct lm_buf s;
 	uint64_t cnt;
+	bool precopy;
 	int we, se;
 
+	LM_USE_PRECOPY(&self->src, precopy);
 	lm_buf_init(&s);
 	self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, self->efd);
@@ -747,7 +755,7 @@ TEST_F(pair, no_spurious_irq_on_restore)
 	 * the factorial with IRQFACT on) would interrupt.
 	 */
 	ASSERT_EQ(0, edu_program(&self->src, &p, NULL, &expect));
-	ASSERT_EQ(0, lm_save(&self->src, 1, LM_CHUNK_ALL, &s, NULL));
+	ASSERT_EQ(0, lm_save(&self->src, precopy, LM_CHUNK_ALL, &s, NULL));
 	lm_resume(&self->dst, s.p, s.len, LM_CHUNK_ALL, &we, &se);
 	ASSERT_EQ(0, we);
 	ASSERT_EQ(0, se);

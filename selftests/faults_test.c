@@ -7,6 +7,10 @@
  * end with the FD cleanly dead (ENODEV / POLLERR), no splat in the
  * kernel log (the rig scans it) and the device usable again.
  *
+ * The sleeping reader's FD is an idle one of either kind: a PRE_COPY FD
+ * drained to its temporary end (skipped on kernels without PRE_COPY,
+ * before 6.2) or a RESUMING FD, which is never readable.
+ *
  * Unbind and module cases need root and sysfs (the rig runs as root);
  * they are skipped elsewhere.
  */
@@ -55,13 +59,18 @@ static int poller_start(struct poller *p, int fd)
 	return 0;
 }
 
-/* A PRE_COPY data FD drained to its temporary end: poll() sleeps on it. */
-static int precopy_idle_fd(struct lm_dev *d)
+/*
+ * An idle data FD that poll(POLLIN) sleeps on: a PRE_COPY FD drained to
+ * its temporary end, or a fresh RESUMING FD.
+ */
+static int idle_fd(struct lm_dev *d, uint32_t state)
 {
 	struct lm_buf b;
 	int fd, ret, end;
 	char c;
 
+	if (state == S_RESUMING)
+		return lm_mig_set_state(d, S_RESUMING, &fd) ? -1 : fd;
 	if (lm_mig_set_state(d, S_PRE_COPY, &fd))
 		return -1;
 	lm_buf_init(&b);
@@ -72,6 +81,15 @@ static int precopy_idle_fd(struct lm_dev *d)
 		return -1;
 	}
 	return fd;
+}
+
+/* One byte in the FD's direction: a dead FD refuses it with ENODEV. */
+static long fd_io(int fd, uint32_t state)
+{
+	char c = 0;
+
+	return state == S_RESUMING ? lm_write1(fd, &c, 1) :
+				     lm_read1(fd, &c, 1);
 }
 
 static int sysfs_write(const char *path, const char *val)
@@ -123,12 +141,39 @@ FIXTURE_TEARDOWN(faults)
 	lm_dev_close(&self->dev);
 }
 
-TEST_F(faults, reset_wakes_poller)
+/* An idle data FD of each kind, for the cases that sleep on one. */
+FIXTURE(idle)
+{
+	struct lm_dev dev;
+	int fd;
+};
+
+FIXTURE_VARIANT(idle)
+{
+	uint32_t state;		/* PRE_COPY or RESUMING */
+};
+
+FIXTURE_VARIANT_ADD(idle, pre_copy) { .state = S_PRE_COPY };
+FIXTURE_VARIANT_ADD(idle, resuming) { .state = S_RESUMING };
+
+FIXTURE_SETUP(idle)
+{
+	self->fd = -1;
+	LM_OPEN_DEV(&self->dev, 0);
+	LM_NEED_STATE(&self->dev, variant->state);
+}
+
+FIXTURE_TEARDOWN(idle)
+{
+	lm_close(&self->fd);
+	lm_dev_close(&self->dev);
+}
+
+TEST_F(idle, reset_wakes_poller)
 {
 	struct poller p;
-	char c;
 
-	self->fd = precopy_idle_fd(&self->dev);
+	self->fd = idle_fd(&self->dev, variant->state);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, poller_start(&p, self->fd));
 	ASSERT_EQ(0, lm_dev_reset(&self->dev));
@@ -136,22 +181,21 @@ TEST_F(faults, reset_wakes_poller)
 	/* Woken by the reset, not by the timeout. */
 	EXPECT_EQ(1, p.ret);
 	EXPECT_TRUE(p.revents & POLLERR);
-	EXPECT_EQ(-ENODEV, lm_read1(self->fd, &c, 1));
+	EXPECT_EQ(-ENODEV, fd_io(self->fd, variant->state));
 }
 
-TEST_F(faults, close_device_wakes_poller)
+TEST_F(idle, close_device_wakes_poller)
 {
 	struct poller p;
-	char c;
 
-	self->fd = precopy_idle_fd(&self->dev);
+	self->fd = idle_fd(&self->dev, variant->state);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, poller_start(&p, self->fd));
 	lm_dev_close_device(&self->dev);
 	pthread_join(p.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_TRUE(p.revents & POLLERR);
-	EXPECT_EQ(-ENODEV, lm_read1(self->fd, &c, 1));
+	EXPECT_EQ(-ENODEV, fd_io(self->fd, variant->state));
 	/* Reopened, the device starts over in RUNNING. */
 	ASSERT_EQ(0, lm_dev_open_device(&self->dev));
 	{
@@ -193,18 +237,17 @@ TEST_F(faults, reset_mid_stream_writer)
 	lm_buf_free(&stream);
 }
 
-TEST_F(faults, unbind_with_datafd_open)
+TEST_F(idle, unbind_with_datafd_open)
 {
 	char bdf[LM_BDF_LEN];
 	struct pollfd pfd;
 	struct vfio_precopy_info info;
 	uint32_t state;
-	char c;
 
 	if (geteuid() || access(SYSFS_DRV "/unbind", W_OK))
 		SKIP(return, "needs root and " SYSFS_DRV);
 	strcpy(bdf, self->dev.bdf);
-	self->fd = precopy_idle_fd(&self->dev);
+	self->fd = idle_fd(&self->dev, variant->state);
 	ASSERT_LE(0, self->fd);
 
 	/* The device, its group and container go; the data FD stays. */
@@ -212,12 +255,13 @@ TEST_F(faults, unbind_with_datafd_open)
 	ASSERT_EQ(0, sysfs_write(SYSFS_DRV "/unbind", bdf));
 	EXPECT_FALSE(bound(bdf));
 
-	EXPECT_EQ(-ENODEV, lm_read1(self->fd, &c, 1));
+	EXPECT_EQ(-ENODEV, fd_io(self->fd, variant->state));
 	pfd.fd = self->fd;
 	pfd.events = POLLIN;
 	EXPECT_EQ(1, poll(&pfd, 1, 0));
 	EXPECT_TRUE(pfd.revents & POLLERR);
-	EXPECT_EQ(-EINVAL, lm_precopy_info(self->fd, &info));
+	if (variant->state == S_PRE_COPY)
+		EXPECT_EQ(-EINVAL, lm_precopy_info(self->fd, &info));
 	/* Last reference: the device's memory goes with it. */
 	lm_close(&self->fd);
 
@@ -228,7 +272,7 @@ TEST_F(faults, unbind_with_datafd_open)
 	EXPECT_EQ(0, lm_reset_to_running(&self->dev));
 }
 
-TEST_F(faults, unbind_wakes_poller)
+TEST_F(idle, unbind_wakes_poller)
 {
 	char bdf[LM_BDF_LEN];
 	struct poller p;
@@ -236,7 +280,7 @@ TEST_F(faults, unbind_wakes_poller)
 	if (geteuid() || access(SYSFS_DRV "/unbind", W_OK))
 		SKIP(return, "needs root and " SYSFS_DRV);
 	strcpy(bdf, self->dev.bdf);
-	self->fd = precopy_idle_fd(&self->dev);
+	self->fd = idle_fd(&self->dev, variant->state);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, poller_start(&p, self->fd));
 	lm_dev_close(&self->dev);
@@ -262,7 +306,7 @@ static long module_refcnt(void)
 	return n;
 }
 
-TEST_F(faults, module_pinned_by_datafd)
+TEST_F(idle, module_pinned_by_datafd)
 {
 	long before, during;
 	int ret;
@@ -270,7 +314,7 @@ TEST_F(faults, module_pinned_by_datafd)
 	before = module_refcnt();
 	if (geteuid() || before < 0)
 		SKIP(return, "needs root and /sys/module/" MODULE_NAME);
-	self->fd = precopy_idle_fd(&self->dev);
+	self->fd = idle_fd(&self->dev, variant->state);
 	ASSERT_LE(0, self->fd);
 	/* Close the device: only the data FD keeps the module busy. */
 	lm_dev_close(&self->dev);

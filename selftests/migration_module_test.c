@@ -132,6 +132,7 @@ static void expect_devices_work(struct __test_metadata *_metadata)
 	struct lm_buf s;
 	struct lm_dev d;
 	int i, we, se;
+	bool precopy;
 
 	for (i = 0; i < lm_devices.n; i++) {
 		lm_buf_init(&s);
@@ -140,8 +141,9 @@ static void expect_devices_work(struct __test_metadata *_metadata)
 		ASSERT_EQ(0, lm_pci_enable(&d));
 		ASSERT_STATE(&d, S_RUNNING);
 		ASSERT_EQ(0, lm_reset_to_running(&d));
+		LM_USE_PRECOPY(&d, precopy);
 		ASSERT_EQ(0, edu_program(&d, &p, NULL, &expect));
-		ASSERT_EQ(0, lm_save(&d, 1, LM_CHUNK_ALL, &s, NULL));
+		ASSERT_EQ(0, lm_save(&d, precopy, LM_CHUNK_ALL, &s, NULL));
 		ASSERT_EQ(0, lm_reset_to_running(&d));
 		lm_resume(&d, s.p, s.len, LM_CHUNK_ALL, &we, &se);
 		ASSERT_EQ(0, we);
@@ -192,11 +194,14 @@ TEST_F(module, unbind_rebind_after_use)
 {
 	const char *bdf = lm_device(0);
 	struct lm_dev d;
+	bool precopy;
 	int fd = -1;
 
 	/* Leave the device mid-migration, closed, then unbind it. */
 	ASSERT_EQ(0, lm_dev_open_retry(&d, bdf));
-	ASSERT_EQ(0, lm_mig_set_state(&d, S_PRE_COPY_P2P, &fd));
+	LM_USE_PRECOPY(&d, precopy);
+	ASSERT_EQ(0, lm_mig_set_state(&d, precopy ? S_PRE_COPY_P2P :
+						     S_STOP_COPY, &fd));
 	close(fd);
 	lm_dev_close(&d);
 	ASSERT_EQ(0, sysfs_write(SYSFS_DRV "/unbind", bdf));
