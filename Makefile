@@ -16,13 +16,18 @@
 #   make W=1 / make C=2         extra warnings / sparse (passed to kbuild)
 #   make style                  checkpatch --strict over src/ and include/
 #   make deb                    the livemig-vfio-pci-dkms Debian package
+#   make dkms-install           dkms add/build/install from this tree
+#   make dkms-remove            ... and remove it again
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
-# The release of the tree in KDIR, for depmod (its include/config/kernel.release).
-KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null || echo $(KVER))
+# The release of the tree in KDIR, for depmod: its UTS_RELEASE (Debian's
+# 6.1 headers say 6.1.NNN in include/config/kernel.release, while the
+# kernel and its /lib/modules directory are 6.1.0-NN-amd64).
+KREL = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(KVER))
 
-.PHONY: all modules clean install style deb have-kdir
+.PHONY: all modules clean install style deb dkms-install dkms-remove have-kdir
 
 all: modules
 
@@ -64,5 +69,11 @@ style:
 # Packaging (Documentation/packaging.md).
 deb:
 	$(CURDIR)/scripts/deb
+
+dkms-install:
+	$(CURDIR)/scripts/dkms-install
+
+dkms-remove:
+	$(CURDIR)/scripts/dkms-install --remove
 
 -include $(CURDIR)/test.mk
