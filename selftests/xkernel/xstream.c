@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "lm_devsel.h"
 #include "lm_edu.h"
+#include "lm_kernel.h"
 #include "lm_mig.h"
 
 static int tap_n, tap_failed;
@@ -64,17 +64,6 @@ static const struct edu_prog noise = {
 	.irq_status = 0x40,
 	.dma_src = 0x40800, .dma_dst = 0x77000, .dma_cnt = 8,
 };
-
-/* PRE_COPY came with 6.2; the kernel's release says, not the driver. */
-static int kernel_has_precopy(void)
-{
-	struct utsname u;
-	int maj = 0, min = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &maj, &min) != 2)
-		return 1;
-	return maj > 6 || (maj == 6 && min >= 2);
-}
 
 static int write_file(const char *path, const void *p, size_t len)
 {
@@ -139,7 +128,7 @@ static int resume_check(struct lm_dev *d, const void *p, size_t len,
 
 static int cmd_save(const char *dir, const char *tag)
 {
-	int kind, nkinds = kernel_has_precopy() ? 2 : 1;
+	int kind, nkinds = lm_kernel_has_precopy(NULL, 0) ? 2 : 1;
 	char path[4096], why[512];
 	struct edu_regs expect;
 	const char *stage = "";
