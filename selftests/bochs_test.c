@@ -217,6 +217,52 @@ TEST_F(bochs, roundtrip_stop_copy)
 }
 
 /*
+ * write() to a resuming data FD takes the stream a page at a time.  When a
+ * later page of the caller's buffer faults, the pages before it were
+ * already taken: write() must return their count, as write(2) does, not
+ * EFAULT, or a caller that retries the rest hands the driver those bytes
+ * twice.  The rest is then written from where the count says and the
+ * stream must resume exactly.
+ */
+TEST_F(bochs, write_returns_count_before_fault)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd = -1, se;
+	size_t off;
+	uint8_t *win;
+	long n, diff;
+
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	fill_all(self->vdst, self->npages, SEED_DST);
+	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
+				    2 * self->vram + (1 << 20)));
+	ASSERT_LT((size_t)(2 * pg), self->stream.len);
+
+	win = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, win);
+	memcpy(win, self->stream.p, pg);
+	ASSERT_EQ(0, mprotect(win + pg, pg, PROT_NONE));
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RESUMING, &fd));
+	n = lm_write1(fd, win, 2 * pg);
+	munmap(win, 2 * pg);
+	EXPECT_EQ(pg, n) TH_LOG("write over a faulting second page: %ld", n);
+
+	/* A caller continues after what was accepted (nothing, on an error). */
+	off = n > 0 ? (size_t)n : 0;
+	EXPECT_EQ(0, lm_feed(fd, self->stream.p + off, self->stream.len - off,
+			     LM_CHUNK_RANDOM(70000, 3), NULL));
+	se = lm_mig_set_state(&self->dst, S_STOP, NULL);
+	EXPECT_EQ(0, se) TH_LOG("RESUMING->STOP: %s", strerror(-se));
+	close(fd);
+	if (!se) {
+		diff = first_diff(self->vsrc, self->vdst, self->vram);
+		EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	}
+}
+
+/*
  * PRE_COPY while VRAM changes: pages already sent and pages not reached
  * yet are rewritten, data pages become zero and zero pages data, after
  * half of the initial data was read and again after the temporary end;
