@@ -496,7 +496,12 @@ static ssize_t livemig_file_write(struct file *filp, const char __user *buf,
 	}
 out:
 	livemig_unlock(ld);
-	return ret ? ret : done;
+	/*
+	 * The chunks before a failing one were taken by the parser: say so,
+	 * as write(2) does, or a retry hands them over twice.  A parser
+	 * failure is sticky, so the next write() reports it.
+	 */
+	return done ? done : ret;
 }
 
 /**
