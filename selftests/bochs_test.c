@@ -217,6 +217,47 @@ TEST_F(bochs, roundtrip_stop_copy)
 }
 
 /*
+ * What one read() makes the module produce is bounded, whatever its
+ * length: a read of 64 MiB in STOP_COPY of a VRAM full of data must not
+ * pull all of VRAM into kernel memory in one call (issue 13, finding 6).
+ * The bound asserted, 4 MiB, is four times the module's save budget and a
+ * quarter of the smallest VRAM the rig gives bochs-display.  The stream
+ * read that way must still resume exactly.
+ */
+TEST_F(bochs, read_produces_bounded)
+{
+	const size_t big = 64 << 20, bound = 4 << 20;
+	int fd = -1, we, se;
+	size_t largest = 0;
+	uint8_t *buf;
+	long n, diff;
+
+	ASSERT_LT(bound, self->vram) TH_LOG("VRAM too small to tell");
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	fill_all(self->vdst, self->npages, SEED_DST);
+	buf = malloc(big);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, &fd));
+	while ((n = lm_read1(fd, buf, big)) > 0) {
+		if ((size_t)n > largest)
+			largest = n;
+		if (lm_buf_append(&self->stream, buf, n))
+			break;
+	}
+	free(buf);
+	close(fd);
+	ASSERT_EQ(0, n) TH_LOG("read: %s", strerror((int)-n));
+	EXPECT_GE(bound, largest) TH_LOG("one read returned %zu bytes", largest);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       LM_CHUNK_ALL, &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+}
+
+/*
  * write() to a resuming data FD takes the stream a page at a time.  When a
  * later page of the caller's buffer faults, the pages before it were
  * already taken: write() must return their count, as write(2) does, not
