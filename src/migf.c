@@ -377,7 +377,7 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 {
 	struct livemig_file *migf = filp->private_data;
 	struct livemig_device *ld = migf->ld;
-	size_t avail;
+	size_t avail, want;
 	ssize_t ret;
 
 	livemig_lock(ld);
@@ -391,12 +391,19 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	if (ret)
 		goto out;
 
-	livemig_fill_locked(migf, len);
+	/*
+	 * Produce for at most one save budget per call, however long the
+	 * user's buffer: a huge read() must not pull all of the device's
+	 * state into kernel memory at once (and keep it there if the copy
+	 * to the user then faults).
+	 */
+	want = min_t(size_t, len, LIVEMIG_SAVE_BUDGET);
+	livemig_fill_locked(migf, want);
 	/* At the end of what was produced: look for changes first. */
 	if (migf->produced == migf->consumed && !migf->more &&
 	    livemig_in_precopy(migf)) {
 		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
-		livemig_fill_locked(migf, len);
+		livemig_fill_locked(migf, want);
 	}
 	ret = migf->err;
 	if (ret)
