@@ -599,7 +599,8 @@ static __poll_t livemig_file_poll(struct file *filp,
 		mask = EPOLLOUT | EPOLLWRNORM;
 	else if (migf->err)
 		mask = EPOLLIN | EPOLLRDNORM | EPOLLERR;
-	else if (migf->produced > migf->consumed || migf->final)
+	else if (migf->produced > migf->consumed || migf->more || migf->final)
+		/* A read() returns data now, produces more, or ends. */
 		mask = EPOLLIN | EPOLLRDNORM;
 	livemig_unlock(ld);
 	return mask;
