@@ -64,7 +64,7 @@ static void livemig_dirty_free(struct livemig_dirty *d)
 	if (!d)
 		return;
 	for (i = 0; i < d->nranges; i++)
-		bitmap_free(d->ranges[i].bits);
+		kvfree(d->ranges[i].bits);
 	kfree(d);
 }
 
@@ -112,7 +112,12 @@ static int livemig_log_start(struct vfio_device *vdev,
 			ret = r->npages ? -E2BIG : -EINVAL;
 			goto err_free;
 		}
-		r->bits = bitmap_zalloc(r->npages, GFP_KERNEL_ACCOUNT);
+		/*
+		 * Up to 32 MiB: more than kmalloc gives in one piece, which
+		 * it refuses with a WARN; kvcalloc falls back to vmalloc.
+		 */
+		r->bits = kvcalloc(BITS_TO_LONGS(r->npages), sizeof(long),
+				   GFP_KERNEL_ACCOUNT);
 		if (!r->bits) {
 			ret = -ENOMEM;
 			goto err_free;
