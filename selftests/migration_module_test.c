@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -74,10 +75,30 @@ static bool wait_all_bound(void)
 	}
 }
 
+/*
+ * An installed module is usually compressed (Debian: .ko.xz, what DKMS
+ * installs and modprobe loads), and not always in a form the kernel's own
+ * decompressor takes (DKMS's xz uses CRC64): such a file goes through
+ * kmod's insmod, which decompresses it in user space as modprobe does.
+ */
 static int load_module(const char *path)
 {
-	int fd, ret = 0;
+	size_t n = strlen(path);
+	int fd, ret = 0, status;
+	pid_t pid;
 
+	if (n > 3 && strcmp(path + n - 3, ".ko")) {
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (!pid) {
+			execlp("insmod", "insmod", path, (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) < 0)
+			return -errno;
+		return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
