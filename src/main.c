@@ -132,9 +132,8 @@ void livemig_hw_end(struct livemig_device *ld)
 static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
 				    u64 off, u64 size)
 {
-	u64 len;
-
 	void __iomem *io;
+	u64 len;
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return NULL;
