@@ -22,6 +22,11 @@
  *              (POLLERR) and closed.
  *   roundtrip  no removal: program the device, save it through PRE_COPY,
  *              reset it, resume the stream and compare the registers.
+ *   reset      no removal: behind its root port the function has a reset
+ *              of its own (a bus reset), so VFIO_DEVICE_RESET is vfio-pci
+ *              core's and reaches the driver only through reset_done.  A
+ *              doorbell held in RUNNING_P2P must not survive it: RUNNING
+ *              after the reset, the held DMA never runs, a new one does.
  *
  * Every removal mode first registers an eventfd as the device's request
  * interrupt (VFIO_PCI_REQ_IRQ_INDEX), gets into position and prints
@@ -347,6 +352,76 @@ static void mode_roundtrip(struct lm_dev *d)
 	lm_buf_free(&b);
 }
 
+/* reset: 6 checks */
+#define RESET_XFER	256
+#define RESET_HELD	0x2000	/* RAM the held DMA would write */
+#define RESET_NEW	0x3000	/* RAM the DMA after the reset writes */
+
+static void mode_reset(struct lm_dev *d, const char *bdf)
+{
+	static const uint8_t zero[RESET_XFER];
+	char path[128], methods[128] = "";
+	struct lm_dma dma = { 0 };
+	struct edu_regs r = { 0 };
+	uint32_t state = ~0U;
+	uint8_t *ram;
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method",
+		 bdf);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(methods, sizeof(methods), f))
+			methods[0] = 0;
+		fclose(f);
+	}
+	methods[strcspn(methods, "\n")] = 0;
+	check(methods[0] != 0, "the function has a reset of its own (reset_method: %s)",
+	      methods[0] ? methods : "none");
+
+	ret = lm_dma_alloc_map(d, EDU_TEST_IOVA, 0x10000, &dma);
+	ram = dma.vaddr;
+	if (!ret)
+		memset(ram, 0, 0x10000);
+	ret = ret ?: lm_mig_set_state(d, VFIO_DEVICE_STATE_RUNNING_P2P, NULL);
+	ret = ret ?: edu_dma_start(d, EDU_DMA_BUF, dma.iova + RESET_HELD,
+				   RESET_XFER, EDU_DMA_RUN | EDU_DMA_TO_RAM);
+	ret = ret ?: edu_read_regs(d, &r);
+	check(!ret && (r.dma_cmd & EDU_DMA_RUN),
+	      "a doorbell rung in RUNNING_P2P is held (DMA_CMD %#llx; %s)",
+	      (unsigned long long)r.dma_cmd, err_name(ret));
+	if (ret) {
+		check(0, "reset not tried");
+		check(0, "reset not tried");
+		check(0, "reset not tried");
+		check(0, "reset not tried");
+		goto out;
+	}
+
+	ret = lm_dev_reset(d);
+	check(!ret, "VFIO_DEVICE_RESET (%s)", err_name(ret));
+	ret = lm_mig_get_state(d, &state);
+	check(!ret && state == VFIO_DEVICE_STATE_RUNNING,
+	      "RUNNING after the reset (state %u; %s)", state, err_name(ret));
+	usleep(400 * 1000);
+	ret = edu_read_regs(d, &r);
+	check(!ret && !(r.dma_cmd & EDU_DMA_RUN) &&
+	      !memcmp(ram + RESET_HELD, zero, RESET_XFER),
+	      "the held doorbell is gone: DMA_CMD %#llx, its RAM %s (%s)",
+	      (unsigned long long)r.dma_cmd,
+	      memcmp(ram + RESET_HELD, zero, RESET_XFER) ? "written" : "untouched",
+	      err_name(ret));
+	ret = edu_dma_start(d, EDU_DMA_BUF, dma.iova + RESET_NEW, RESET_XFER,
+			    EDU_DMA_RUN | EDU_DMA_TO_RAM);
+	ret = ret ?: edu_wait_dma(d, 5000);
+	check(!ret, "a DMA programmed after the reset runs to completion (%s)",
+	      err_name(ret));
+out:
+	if (dma.vaddr)
+		lm_dma_unmap_free(d, &dma);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode, *bdf;
@@ -354,7 +429,7 @@ int main(int argc, char **argv)
 	int ret, efd = -1;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s precopy|stopcopy|resuming|poll|roundtrip BDF\n",
+		fprintf(stderr, "usage: %s precopy|stopcopy|resuming|poll|roundtrip|reset BDF\n",
 			argv[0]);
 		return 2;
 	}
@@ -367,8 +442,11 @@ int main(int argc, char **argv)
 	if (ret)
 		return 1;
 
-	if (!strcmp(mode, "roundtrip")) {
-		mode_roundtrip(&d);
+	if (!strcmp(mode, "roundtrip") || !strcmp(mode, "reset")) {
+		if (!strcmp(mode, "roundtrip"))
+			mode_roundtrip(&d);
+		else
+			mode_reset(&d, bdf);
 		lm_dev_close(&d);
 		return failures ? 1 : 0;
 	}
