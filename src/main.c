@@ -28,8 +28,9 @@ void livemig_lock(struct livemig_device *ld)
 }
 
 /**
- * livemig_unlock() - release state_mutex, first running a reset that
- * reset_done deferred because the mutex was busy
+ * livemig_unlock() - release state_mutex, first handling a function reset
+ * that reset_done recorded: sessions end, DMA logging stops, the state is
+ * RUNNING and the engine drops its stale view of the device
  * @ld: the device
  *
  * The reset is done under the mutex, so that no FSM step sees it half
@@ -43,6 +44,8 @@ again:
 		ld->deferred_reset = false;
 		spin_unlock(&ld->reset_lock);
 		livemig_reset_state_locked(ld);
+		if (ld->engine->reset_done)
+			ld->engine->reset_done(ld);
 		goto again;
 	}
 	mutex_unlock(&ld->state_mutex);

@@ -131,8 +131,15 @@ enum livemig_save_phase {
  * @resume_end: the resuming session ended; free what was staged.  Also
  *	called when @resume_begin failed.
  *
- * @reset: VFIO_DEVICE_RESET for a device that has no reset of its own
- *	(or in addition to it): return the device to its power-on state.
+ * @reset: VFIO_DEVICE_RESET for a device that has no reset of its own:
+ *	return the device to its power-on state.  Used only when vfio-pci
+ *	core has no reset for the function (reset_works false).
+ * @reset_done: the PCI core reset the function (FLR, bus or slot reset:
+ *	VFIO_DEVICE_RESET on a function that has one, a hot reset, the
+ *	resets of open and close): drop what the engine keeps of the
+ *	device's state in memory (shadows, held requests), which the reset
+ *	made stale.  Runs with state_mutex held, possibly inside the reset
+ *	with vfio-pci core's memory_lock held: must not touch the device.
  *
  * @dirty_sync: DMA logging is about to be reported: mark (again) what DMA
  *	in flight may have written since it was last marked, so a page
@@ -186,6 +193,7 @@ struct livemig_engine {
 	void (*resume_end)(struct livemig_device *ld);
 
 	int (*reset)(struct livemig_device *ld);
+	void (*reset_done)(struct livemig_device *ld);
 
 	void (*dirty_sync)(struct livemig_device *ld);
 };

@@ -592,16 +592,24 @@ static int edu_load(struct livemig_device *ld)
 	return edu_apply(ld, s, k);
 }
 
+/* The function was reset: no doorbell is held, nothing is in flight. */
+static void edu_reset_done(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	ed->held_cmd = 0;
+	ed->pending_irq = 0;
+	ed->cmd_shadow_valid = false;
+	edu_dma_clear(ed);
+}
+
 static int edu_reset(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
 	struct edu_state zero = {};
 	int ret;
 
-	ed->held_cmd = 0;
-	ed->pending_irq = 0;
-	ed->cmd_shadow_valid = false;
-	edu_dma_clear(ed);
+	edu_reset_done(ld);
 	ret = edu_apply(ld, &zero, EDU_FACT_MAX_K);
 	ed->pending_irq = 0;
 	return ret;
@@ -631,5 +639,6 @@ const struct livemig_engine edu_engine = {
 	.stage = edu_stage,
 	.load = edu_load,
 	.reset = edu_reset,
+	.reset_done = edu_reset_done,
 	.dirty_sync = edu_dirty_sync,
 };
