@@ -2,11 +2,24 @@
 /*
  * livemig DMA dirty tracking: the vfio_log_ops.
  *
- * A reusable range store: the user (QEMU) names up to
- * LIVEMIG_DIRTY_MAX_RANGES IOVA ranges and a page size; each range gets a
+ * A reusable range store: the user (QEMU) names up to a page of IOVA
+ * ranges (vfio core's limit) and a page size hint; each range gets a
  * bitmap.  Engines that see their device's DMA writes (e.g. through a
  * trapped doorbell) call livemig_dirty_mark(); DMA_LOGGING_REPORT reads and
  * clears the bits through vfio's iova_bitmap.
+ *
+ * What the header lets a driver choose, chosen here:
+ * - More than LIVEMIG_DIRTY_MAX_RANGES ranges are merged, closest pair
+ *   first, so a merged range also logs the gap it swallowed (DMA there is
+ *   reported, never lost).
+ * - The page size is the hint rounded down to a power of two, at least
+ *   PAGE_SIZE and at most LIVEMIG_DIRTY_MAX_PAGE_SIZE, doubled while the
+ *   ranges need more than LIVEMIG_DIRTY_MAX_PAGES bits; it is returned to
+ *   the user.  Tracking pages are aligned to their size.
+ * - A report whose window covers only part of a dirty tracking page sets
+ *   the part it covers and keeps the bit: it is cleared by the report that
+ *   covers the whole page (inside its range).  Over-reporting is safe;
+ *   clearing a bit vfio core could not record would lose a page.
  *
  * vfio core can only report when the kernel has iova_bitmap (always up to
  * 6.6, only with CONFIG_IOMMUFD_DRIVER since; see compat.h); without it the
@@ -51,8 +64,8 @@ void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len)
 
 		if (end < r->iova || iova > rlast)
 			continue;
-		first = (max(iova, r->iova) - r->iova) >> d->page_shift;
-		last = (min(end, rlast) - r->iova) >> d->page_shift;
+		first = (max(iova, r->iova) >> d->page_shift) - r->base;
+		last = (min(end, rlast) >> d->page_shift) - r->base;
 		bitmap_set(r->bits, first, last - first + 1);
 	}
 }
@@ -78,40 +91,117 @@ void livemig_dirty_stop_locked(struct livemig_device *ld)
 	ld->dirty = NULL;
 }
 
+/* An inclusive IOVA span, while ranges are gathered and merged. */
+struct livemig_span {
+	u64 first;
+	u64 last;
+};
+
+/* Merge the closest neighbours until at most @max spans remain. */
+static u32 livemig_dirty_merge(struct livemig_span *s, u32 n, u32 max)
+{
+	u32 i, best;
+
+	while (n > max) {
+		best = 0;
+		for (i = 1; i + 1 < n; i++)
+			if (s[i + 1].first - s[i].last <
+			    s[best + 1].first - s[best].last)
+				best = i;
+		s[best].last = s[best + 1].last;
+		memmove(&s[best + 1], &s[best + 2],
+			(n - best - 2) * sizeof(*s));
+		n--;
+	}
+	return n;
+}
+
+static u64 livemig_dirty_pages(const struct livemig_span *s, u32 n,
+			       unsigned int shift)
+{
+	u64 pages = 0;
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		pages += (s[i].last >> shift) - (s[i].first >> shift) + 1;
+	return pages;
+}
+
+/*
+ * The tracking page shift for a @hint: a power of two the store does, the
+ * smallest at or above the hint's that keeps the bitmaps within
+ * LIVEMIG_DIRTY_MAX_PAGES.  Returns 0 if even the largest page is too many.
+ */
+static unsigned int livemig_dirty_shift(u64 hint, const struct livemig_span *s,
+					u32 n)
+{
+	const unsigned int max = ilog2(LIVEMIG_DIRTY_MAX_PAGE_SIZE);
+	unsigned int shift;
+
+	if (hint <= PAGE_SIZE)
+		shift = PAGE_SHIFT;
+	else
+		shift = min_t(unsigned int, ilog2(hint), max);
+	for (; shift <= max; shift++)
+		if (livemig_dirty_pages(s, n, shift) <= LIVEMIG_DIRTY_MAX_PAGES)
+			return shift;
+	return 0;
+}
+
 static int livemig_log_start(struct vfio_device *vdev,
 			     struct rb_root_cached *ranges, u32 nnodes,
 			     u64 *page_size)
 {
 	struct livemig_device *ld = to_ld(vdev);
 	struct interval_tree_node *node;
+	struct livemig_span *spans;
 	struct livemig_dirty *d;
-	u64 pages = 0;
+	unsigned int shift;
+	u32 i = 0, n = 0;
 	int ret = 0;
-	u32 i = 0;
 
-	/* vfio core checked alignment, overflow and overlaps already. */
-	if (!is_power_of_2(*page_size) || *page_size < PAGE_SIZE ||
-	    *page_size > LIVEMIG_DIRTY_MAX_PAGE_SIZE)
-		return -EINVAL;
-	if (nnodes > LIVEMIG_DIRTY_MAX_RANGES)
-		return -E2BIG;
+	/*
+	 * vfio core checked alignment, overflow and overlaps, and caps
+	 * @nnodes at a page of ranges; the tree is in IOVA order.
+	 */
+	spans = kmalloc_array(nnodes, sizeof(*spans), GFP_KERNEL);
+	if (!spans)
+		return -ENOMEM;
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX);
+	     node && n < nnodes;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		/* Not every kernel's vfio core refuses a zero length. */
+		if (node->last < node->start) {
+			ret = -EINVAL;
+			goto out_spans;
+		}
+		spans[n].first = node->start;
+		spans[n++].last = node->last;
+	}
+	if (WARN_ON_ONCE(!n)) {
+		ret = -EINVAL;
+		goto out_spans;
+	}
+	n = livemig_dirty_merge(spans, n, LIVEMIG_DIRTY_MAX_RANGES);
+	shift = livemig_dirty_shift(*page_size, spans, n);
+	if (!shift) {
+		ret = -E2BIG;
+		goto out_spans;
+	}
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
-	if (!d)
-		return -ENOMEM;
-	d->page_shift = ilog2(*page_size);
-	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX); node;
-	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+	if (!d) {
+		ret = -ENOMEM;
+		goto out_spans;
+	}
+	d->page_shift = shift;
+	for (i = 0; i < n; i++) {
 		struct livemig_dirty_range *r = &d->ranges[i];
 
-		r->iova = node->start;
-		r->length = node->last - node->start + 1;
-		r->npages = r->length >> d->page_shift;
-		pages += r->npages;
-		if (!r->npages || pages > LIVEMIG_DIRTY_MAX_PAGES) {
-			ret = r->npages ? -E2BIG : -EINVAL;
-			goto err_free;
-		}
+		r->iova = spans[i].first;
+		r->length = spans[i].last - spans[i].first + 1;
+		r->base = spans[i].first >> shift;
+		r->npages = (spans[i].last >> shift) - r->base + 1;
 		/*
 		 * Up to 32 MiB: more than kmalloc gives in one piece, which
 		 * it refuses with a WARN; kvcalloc falls back to vmalloc.
@@ -122,7 +212,7 @@ static int livemig_log_start(struct vfio_device *vdev,
 			ret = -ENOMEM;
 			goto err_free;
 		}
-		d->nranges = ++i;
+		d->nranges = i + 1;
 	}
 
 	livemig_lock(ld);
@@ -133,10 +223,13 @@ static int livemig_log_start(struct vfio_device *vdev,
 	}
 	ld->dirty = d;
 	livemig_unlock(ld);
-	return 0;
+	*page_size = 1ULL << shift;
+	goto out_spans;
 
 err_free:
 	livemig_dirty_free(d);
+out_spans:
+	kfree(spans);
 	return ret;
 }
 
@@ -150,11 +243,17 @@ static int livemig_log_stop(struct vfio_device *vdev)
 	return 0;
 }
 
+/*
+ * Report and clear the dirty pages of [@iova, @iova + @length) into
+ * @dirty.  A tracking page the window covers only in part is reported for
+ * that part and kept (see the top of this file).
+ */
 static int livemig_dirty_report(struct livemig_dirty *d, unsigned long iova,
 				unsigned long length,
 				struct iova_bitmap *dirty)
 {
 	u64 end = (u64)iova + length - 1, covered = 0;
+	const unsigned int shift = d->page_shift;
 	unsigned long bit, last;
 	u32 i;
 
@@ -170,13 +269,16 @@ static int livemig_dirty_report(struct livemig_dirty *d, unsigned long iova,
 		lo = max_t(u64, iova, r->iova);
 		hi = min(end, rlast);
 		covered += hi - lo + 1;
-		bit = (lo - r->iova) >> d->page_shift;
-		last = (hi - r->iova) >> d->page_shift;
+		bit = (lo >> shift) - r->base;
+		last = (hi >> shift) - r->base;
 		for_each_set_bit_from(bit, r->bits, last + 1) {
-			iova_bitmap_set(dirty,
-					r->iova + ((u64)bit << d->page_shift),
-					1UL << d->page_shift);
-			clear_bit(bit, r->bits);
+			u64 first = (r->base + bit) << shift;
+			u64 plast = first + BIT_ULL(shift) - 1;
+			u64 from = max(first, lo), to = min(plast, hi);
+
+			iova_bitmap_set(dirty, from, to - from + 1);
+			if (max(first, r->iova) >= lo && min(plast, rlast) <= hi)
+				clear_bit(bit, r->bits);
 		}
 	}
 	/* A report must stay inside what logging was started for. */

@@ -79,7 +79,10 @@ struct livemig_save {
 	u64 start;
 };
 
-/* Limits of the DMA dirty-range store (dirty.c). */
+/*
+ * Limits of the DMA dirty-range store (dirty.c).  More ranges than it
+ * keeps are merged; more pages than it tracks take a larger page.
+ */
 #define LIVEMIG_DIRTY_MAX_RANGES	16
 #define LIVEMIG_DIRTY_MAX_PAGES		BIT_ULL(28)	/* 32 MiB of bitmap */
 #define LIVEMIG_DIRTY_MAX_PAGE_SIZE	BIT_ULL(30)
@@ -87,13 +90,17 @@ struct livemig_save {
 /**
  * struct livemig_dirty_range - one logged IOVA range
  * @iova: first byte
- * @length: bytes, a multiple of the page size
- * @npages: pages, bits in @bits
- * @bits: one bit per page written by the device since the last report
+ * @length: bytes (a merged range also covers the gaps it swallowed)
+ * @base: index of the first tracking page, counted from IOVA 0: tracking
+ *        pages are aligned to their size, not to the range
+ * @npages: tracking pages the range touches, bits in @bits
+ * @bits: bit i set when the device wrote tracking page @base + i (inside
+ *        the range) since the last report that covered it
  */
 struct livemig_dirty_range {
 	u64 iova;
 	u64 length;
+	u64 base;
 	u64 npages;
 	unsigned long *bits;
 };
