@@ -438,12 +438,19 @@ static long livemig_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	return vfio_pci_core_ioctl(vdev, cmd, arg);
 }
 
-/* vfio's test for user BAR access: memory decode on, function in D0. */
+/*
+ * vfio's test for user BAR access: function in D0 and memory decode on in
+ * the user's view of the command register.  A VF has no memory enable of
+ * its own (its PF's SR-IOV capability has it; vfio-pci core sets
+ * no_command_memory): its command register does not count.
+ */
 static bool livemig_mem_enabled(struct livemig_device *ld)
 {
 	u16 cmd = le16_to_cpu(*(__le16 *)&ld->core.vconfig[PCI_COMMAND]);
 
-	return livemig_powered(ld->core.pdev) && (cmd & PCI_COMMAND_MEMORY);
+	return livemig_powered(ld->core.pdev) &&
+	       (ld->core.pdev->no_command_memory ||
+		(cmd & PCI_COMMAND_MEMORY));
 }
 
 /*
@@ -473,6 +480,53 @@ out:
 	return ret;
 }
 
+/*
+ * Region data is the device's bytes, little-endian for PCI (vfio-pci
+ * core's accessors are the big-endian ones on big-endian hosts so that
+ * they move bytes unchanged); engines see register values.
+ */
+static int livemig_user_to_val(u64 *val, const char __user *buf, int size)
+{
+	union { u8 b; __le16 w; __le32 l; __le64 q; } raw;
+
+	if (copy_from_user(&raw, buf, size))
+		return -EFAULT;
+	switch (size) {
+	case 1:
+		*val = raw.b;
+		break;
+	case 2:
+		*val = le16_to_cpu(raw.w);
+		break;
+	case 4:
+		*val = le32_to_cpu(raw.l);
+		break;
+	default:
+		*val = le64_to_cpu(raw.q);
+	}
+	return 0;
+}
+
+static int livemig_val_to_user(char __user *buf, u64 val, int size)
+{
+	union { u8 b; __le16 w; __le32 l; __le64 q; } raw;
+
+	switch (size) {
+	case 1:
+		raw.b = val;
+		break;
+	case 2:
+		raw.w = cpu_to_le16(val);
+		break;
+	case 4:
+		raw.l = cpu_to_le32(val);
+		break;
+	default:
+		raw.q = cpu_to_le64(val);
+	}
+	return copy_to_user(buf, &raw, size) ? -EFAULT : 0;
+}
+
 static ssize_t livemig_trapped_rw(struct livemig_device *ld, char __user *buf,
 				  size_t count, loff_t *ppos, bool write)
 {
@@ -497,14 +551,14 @@ static ssize_t livemig_trapped_rw(struct livemig_device *ld, char __user *buf,
 
 		while (size > 1 && ((off & (size - 1)) || count - done < size))
 			size >>= 1;
-		if (write && copy_from_user(&val, buf + done, size)) {
+		if (write && livemig_user_to_val(&val, buf + done, size)) {
 			ret = -EFAULT;
 			break;
 		}
 		ret = livemig_trapped_one(ld, bar, off, &val, size, write);
 		if (ret)
 			break;
-		if (!write && copy_to_user(buf + done, &val, size)) {
+		if (!write && livemig_val_to_user(buf + done, val, size)) {
 			ret = -EFAULT;
 			break;
 		}
