@@ -252,6 +252,11 @@ static int livemig_emit_identity(struct livemig_file *migf)
 	livemig_hw_end(ld);
 	if (ret < 0)
 		goto out;
+	/* An engine that wrote past @max has a bug; never emit past it. */
+	if (WARN_ON_ONCE(ret > LIVEMIG_ID_BLOB_MAX)) {
+		ret = -EIO;
+		goto out;
+	}
 	id.blob_len = ret;
 	lm_encode_identity(payload, &id);
 	ret = livemig_emit(&s, LM_REC_IDENTITY, payload,

@@ -91,6 +91,12 @@
 #define BOCHS_REC_MAX		(8 + BOCHS_REC_PAGES * BOCHS_PAGE)
 /* Worst case of one page on the wire: a PAGES record of its own. */
 #define BOCHS_PAGE_COST		(LM_REC_HDR_LEN + 8 + BOCHS_PAGE)
+/*
+ * The largest VRAM the engine takes: a resuming session stages all of it
+ * in one kvmalloc() (which warns above INT_MAX) and keeps per-page arrays
+ * in kmalloc'd bitmaps.  QEMU's bochs-display refuses more than 256 MiB.
+ */
+#define BOCHS_VRAM_MAX		SZ_1G
 /* Pages hashed or written between two chances to reschedule. */
 #define BOCHS_RESCHED_PAGES	256
 
@@ -264,7 +270,7 @@ static int bochs_open(struct livemig_device *ld)
 
 	memset(bd, 0, sizeof(*bd));
 	if (size < BOCHS_PAGE || !is_power_of_2(size) ||
-	    size / BOCHS_PAGE > U32_MAX ||
+	    size > BOCHS_VRAM_MAX ||
 	    pci_resource_len(pdev, BOCHS_MMIO_BAR) < BOCHS_MMIO_LEN) {
 		pci_warn(pdev, "livemig: unexpected bochs-display BARs\n");
 		return -ENODEV;
