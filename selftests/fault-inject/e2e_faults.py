@@ -601,7 +601,7 @@ class Runner:
                        'not count' % r.label())
         r, checks, res, by_state, n = result
         if n:
-            h.tap.ok(True, '%s: %d faults injected (%s)' % (
+            h.tap.diag('%s: %d faults injected (%s)' % (
                 r.label(), n, ', '.join('%s %d' % kv for kv in
                                         res['injected'].items() if kv[1])))
             for cond, cname, diag in checks:
