@@ -13,6 +13,7 @@
  * LIVEMIG_DEVICES), else every one in the system, bound to the driver
  * for the run and released after it.
  */
+#include <dirent.h>
 #include <poll.h>
 #include <sys/mman.h>
 
@@ -215,6 +216,138 @@ TEST_F(bochs, roundtrip_stop_copy)
 	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RUNNING, NULL));
 	self->vdst[5] ^= 0xff;
 	EXPECT_EQ(self->vsrc[5] ^ 0xff, self->vdst[5]);
+}
+
+/* ---- golden: a stream a release saved, resumed by every later module ---- */
+
+/*
+ * selftests/golden/bochs-<release>-<MiB>m.stream was saved by that release
+ * from a bochs-display of that VRAM size in the mode of golden_mode(), its
+ * VRAM zero but for every GOLDEN_STRIDE-th page, filled by
+ * bochs_fill_page() with GOLDEN_SEED (the .expect file says so, for the
+ * record).  Every later module must resume it onto a device holding other
+ * pixels and another mode, bit-exact.  LM_GOLDEN_SAVE=DIR saves this
+ * release's fixture into DIR instead (then the test skips).
+ */
+#define GOLDEN_SEED	0x60d5eedULL
+#define GOLDEN_STRIDE	509
+
+static void golden_mode(struct bochs_regs *r)
+{
+	bochs_regs_mode(r, 800, 600, 32, 4, true);
+	r->vbe[VBE_BANK] = 2;
+}
+
+static void golden_vram(uint8_t *vram, size_t npages)
+{
+	size_t pg;
+
+	memset(vram, 0, npages * BOCHS_PAGE);
+	for (pg = 0; pg < npages; pg += GOLDEN_STRIDE)
+		bochs_fill_page(vram + pg * BOCHS_PAGE, GOLDEN_SEED, pg);
+}
+
+static int golden_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	if (fwrite(p, 1, len, f) != len) {
+		fclose(f);
+		return -EIO;
+	}
+	return fclose(f) ? -EIO : 0;
+}
+
+TEST_F(bochs, golden_stream_resumes)
+{
+	const char *save = getenv("LM_GOLDEN_SAVE");
+	char path[512], ver[32] = "", d[512], suffix[32];
+	struct bochs_regs want, got, other;
+	int we, se, found = 0;
+	struct dirent *e;
+	struct lm_buf g;
+	long diff;
+	DIR *dir;
+	FILE *f;
+	size_t n;
+
+	golden_mode(&want);
+	if (save && *save) {
+		f = fopen("VERSION", "r");
+		ASSERT_NE(NULL, f);
+		ASSERT_NE(NULL, fgets(ver, sizeof(ver), f));
+		fclose(f);
+		ver[strcspn(ver, "\n")] = 0;
+		golden_vram(self->vsrc, self->npages);
+		ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
+		ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
+					    2 * self->vram + (1 << 20)));
+		snprintf(path, sizeof(path), "%s/bochs-%s-%zum.stream", save,
+			 ver, self->vram >> 20);
+		ASSERT_EQ(0, golden_file(path, self->stream.p, self->stream.len));
+		n = snprintf(d, sizeof(d),
+			     "# Saved by livemig-vfio-pci %s from QEMU's bochs-display\n"
+			     "# with %zu MiB VRAM (selftests/bochs_test.c, golden).\n"
+			     "vram %zu\nmode 800x600x32 virt-x-offset 4 bank 2 enabled\n"
+			     "pages every %d-th from 0, bochs_fill_page(seed 0x%llx)\n",
+			     ver, self->vram >> 20, self->vram, GOLDEN_STRIDE,
+			     (unsigned long long)GOLDEN_SEED);
+		snprintf(path, sizeof(path), "%s/bochs-%s-%zum.expect", save,
+			 ver, self->vram >> 20);
+		ASSERT_EQ(0, golden_file(path, d, n));
+		SKIP(return, "saved this release's fixture into %s", save);
+	}
+
+	/* Every fixture saved from a device with this VRAM size. */
+	snprintf(suffix, sizeof(suffix), "-%zum.stream", self->vram >> 20);
+	dir = opendir("selftests/golden");
+	ASSERT_NE(NULL, dir);
+	lm_buf_init(&g);
+	while ((e = readdir(dir))) {
+		size_t len = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "bochs-", 6) || len <= strlen(suffix) ||
+		    strcmp(e->d_name + len - strlen(suffix), suffix))
+			continue;
+		found++;
+		snprintf(path, sizeof(path), "selftests/golden/%s", e->d_name);
+		f = fopen(path, "r");
+		ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
+		g.len = 0;
+		for (;;) {
+			uint8_t buf[65536];
+
+			n = fread(buf, 1, sizeof(buf), f);
+			if (!n)
+				break;
+			ASSERT_EQ(0, lm_buf_append(&g, buf, n));
+		}
+		fclose(f);
+		ASSERT_LE(8U, g.len);
+		EXPECT_EQ(0, memcmp(g.p, "LMIG", 4));
+
+		golden_vram(self->expect, self->npages);
+		fill_all(self->vdst, self->npages, SEED_DST);
+		bochs_regs_mode(&other, 640, 480, 16, 0, true);
+		ASSERT_EQ(0, lm_reset_to_running(&self->dst));
+		ASSERT_EQ(0, bochs_write_regs(&self->dst, &other));
+		lm_resume(&self->dst, g.p, g.len, LM_CHUNK(70000), &we, &se);
+		EXPECT_EQ(0, we) TH_LOG("%s: write: %s", path, strerror(-we));
+		EXPECT_EQ(0, se) TH_LOG("%s: RESUMING->STOP: %s", path,
+					strerror(-se));
+		diff = first_diff(self->expect, self->vdst, self->vram);
+		EXPECT_EQ(-1, diff) TH_LOG("%s: VRAM page %ld differs", path, diff);
+		ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
+		EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
+			TH_LOG("%s: registers (expected!=got):%s", path, d);
+		ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RUNNING, NULL));
+	}
+	closedir(dir);
+	EXPECT_LE(1, found) TH_LOG("no golden bochs stream for %zu MiB of VRAM",
+				   self->vram >> 20);
+	lm_buf_free(&g);
 }
 
 /*

@@ -18,6 +18,8 @@
  * What goes through PRE_COPY is skipped on kernels without it (before
  * 6.2); a save that only prefers PRE_COPY goes through STOP_COPY there.
  */
+#include <dirent.h>
+
 #include "kselftest_harness.h"
 #include "lib/lm_test.h"
 
@@ -85,18 +87,19 @@ FIXTURE(conform)
 	struct lm_dev dev;
 	struct lm_buf s;
 	struct lm_sview *v;
+	struct edu_regs expect;		/* what the saved stream holds */
 };
 
 FIXTURE_SETUP(conform)
 {
-	struct edu_regs expect;
 	int ret;
 
 	lm_buf_init(&self->s);
 	self->v = calloc(1, sizeof(*self->v));
 	ASSERT_NE(NULL, self->v);
 	LM_OPEN_DEV(&self->dev, 0);
-	ASSERT_EQ(0, edu_program(&self->dev, &pat_irqfact, NULL, &expect));
+	ASSERT_EQ(0, edu_program(&self->dev, &pat_irqfact, NULL,
+				 &self->expect));
 	ret = lm_save(&self->dev, 0, LM_CHUNK_ALL, &self->s, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("save: %s", strerror(-ret));
 }
@@ -108,13 +111,53 @@ FIXTURE_TEARDOWN(conform)
 	lm_dev_close(&self->dev);
 }
 
+/*
+ * Does any golden edu stream start with the same 8 bytes (magic, version,
+ * header length) as @p?  0 if one does, -ESRCH if none, or an errno.
+ */
+static int golden_head_match(const uint8_t *p)
+{
+	struct dirent *e;
+	int ret = -ESRCH;
+	DIR *dir = opendir("selftests/golden");
+
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)) && ret) {
+		uint8_t head[8];
+		char path[512];
+		FILE *f;
+
+		if (strncmp(e->d_name, "edu-", 4) || !strstr(e->d_name, ".stream"))
+			continue;
+		snprintf(path, sizeof(path), "selftests/golden/%s", e->d_name);
+		f = fopen(path, "r");
+		if (f && fread(head, 1, 8, f) == 8 && !memcmp(p, head, 8))
+			ret = 0;
+		if (f)
+			fclose(f);
+	}
+	closedir(dir);
+	return ret;
+}
+
+/*
+ * The header as documented (Documentation/stream-format.md): the bytes
+ * "LMIG", version 1, a 24-byte header; and the same magic, version and
+ * length as one of the golden streams, so that a format change cannot
+ * slip in without a new fixture (see golden below).
+ */
 TEST_F(conform, well_formed)
 {
 	EXPECT_EQ(0, lm_stream_view(self->s.p, self->s.len, self->v))
 		TH_LOG("%s", self->v->why);
-	EXPECT_EQ(LM_STREAM_MAGIC, self->v->magic);
-	EXPECT_EQ(LM_STREAM_VERSION, self->v->version);
-	EXPECT_EQ(LM_HDR_LEN, self->v->hdr_len);
+	ASSERT_LE(8U, self->s.len);
+	EXPECT_EQ(0, memcmp(self->s.p, "LMIG", 4));
+	EXPECT_EQ(1, self->s.p[4] | self->s.p[5] << 8);
+	EXPECT_EQ(24, self->s.p[6] | self->s.p[7] << 8);
+	EXPECT_EQ(0, golden_head_match(self->s.p))
+		TH_LOG("no golden stream in selftests/golden has this magic, "
+		       "version and header length: a new format needs a fixture");
 	EXPECT_EQ(0U, self->v->flags);
 	EXPECT_EQ(0U, self->v->reserved);
 	EXPECT_TRUE(self->v->hdr_crc_ok);
@@ -235,19 +278,224 @@ TEST_F(conform, precopy_initial_data_is_identity)
 	lm_buf_free(&init);
 }
 
-/* A device accepts its own stream. */
+/*
+ * A device accepts its own stream: after noise was programmed over the
+ * saved registers, the resume brings back every one of them (asserted
+ * before anything else touches the device).
+ */
 TEST_F(conform, self_resume)
 {
-	struct edu_regs expect;
+	struct edu_regs noise;
 	int we, se;
 
 	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
+	ASSERT_EQ(0, edu_program(&self->dev, &pat_noise, NULL, &noise));
+	ASSERT_NE(0, edu_regs_diff(&self->expect, &noise, NULL, 0));
 	lm_resume(&self->dev, self->s.p, self->s.len, LM_CHUNK_ALL, &we, &se);
 	EXPECT_EQ(0, we);
 	EXPECT_EQ(0, se);
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
-	ASSERT_EQ(0, edu_program(&self->dev, &pat_irqfact, NULL, &expect));
-	ASSERT_REGS(&self->dev, &expect);
+	ASSERT_REGS(&self->dev, &self->expect);
+}
+
+/* ---- golden: streams a release saved, resumed by every later module ------ */
+
+/*
+ * selftests/golden/edu-<release>.stream was saved by that release's module
+ * from an edu programmed with pat_golden; edu-<release>.expect holds the
+ * register file the saving test programmed (from the test library, not
+ * from the driver) and the header the stream must start with.  Every later
+ * module must resume each fixture onto an edu holding other values and
+ * restore those registers exactly (or, had the format version been bumped
+ * on purpose, refuse it with EPROTO and a test saying so).
+ *
+ * LM_GOLDEN_SAVE=DIR makes the test save the current release's fixture
+ * into DIR instead (then it skips): how a release adds its own.
+ */
+#define GOLDEN_DIR	"selftests/golden"
+
+static const struct edu_prog pat_golden = {
+	.liveness = 0xa5c3e10f, .fact_k = 11, .irqfact = true,
+	.irq_status = 0x24,
+	.dma_src = 0x40123, .dma_dst = 0x2345678, .dma_cnt = 0x99,
+};
+
+static const char *const golden_regs[] = {
+	"id", "liveness", "fact", "status", "irq_status",
+	"dma_src", "dma_dst", "dma_cnt", "dma_cmd",
+};
+
+static void golden_vals(const struct edu_regs *r, uint64_t *v)
+{
+	v[0] = r->id;
+	v[1] = r->liveness;
+	v[2] = r->fact;
+	v[3] = r->status;
+	v[4] = r->irq_status;
+	v[5] = r->dma_src;
+	v[6] = r->dma_dst;
+	v[7] = r->dma_cnt;
+	v[8] = r->dma_cmd;
+}
+
+static int golden_save(const char *dir, struct lm_dev *d)
+{
+	uint64_t v[ARRAY_SIZE(golden_regs)];
+	char path[512], ver[32] = "";
+	struct edu_regs expect;
+	struct lm_buf s;
+	FILE *f;
+	size_t i;
+	int ret;
+
+	f = fopen("VERSION", "r");
+	if (!f || !fgets(ver, sizeof(ver), f))
+		return -ENOENT;
+	fclose(f);
+	ver[strcspn(ver, "\n")] = 0;
+	lm_buf_init(&s);
+	ret = lm_reset_to_running(d);
+	ret = ret ?: edu_program(d, &pat_golden, NULL, &expect);
+	ret = ret ?: lm_save(d, 0, LM_CHUNK_ALL, &s, NULL);
+	if (ret)
+		goto out;
+	snprintf(path, sizeof(path), "%s/edu-%s.stream", dir, ver);
+	f = fopen(path, "w");
+	if (!f || fwrite(s.p, 1, s.len, f) != s.len || fclose(f)) {
+		ret = -EIO;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/edu-%s.expect", dir, ver);
+	f = fopen(path, "w");
+	if (!f) {
+		ret = -errno;
+		goto out;
+	}
+	fprintf(f, "# Saved by livemig-vfio-pci %s from QEMU's edu programmed with\n"
+		"# pat_golden (selftests/migration_stream_test.c); the registers as\n"
+		"# that programming leaves them (edu_program(), selftests/lib).\n",
+		ver);
+	fprintf(f, "magic LMIG\nversion %u\n", s.p[4] | s.p[5] << 8);
+	golden_vals(&expect, v);
+	for (i = 0; i < ARRAY_SIZE(golden_regs); i++)
+		fprintf(f, "%s 0x%llx\n", golden_regs[i], (unsigned long long)v[i]);
+	ret = fclose(f) ? -EIO : 0;
+out:
+	lm_buf_free(&s);
+	return ret;
+}
+
+/* Parse @path into @v (by golden_regs) and the header it promises. */
+static int golden_expect(const char *path, uint64_t *v, char *magic,
+			 unsigned int *version)
+{
+	char line[256], key[64];
+	unsigned long long val;
+	unsigned int found = 0;
+	size_t i;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "magic %4s", magic) == 1)
+			continue;
+		if (sscanf(line, "version %u", version) == 1)
+			continue;
+		if (sscanf(line, "%63s %llx", key, &val) != 2)
+			continue;
+		for (i = 0; i < ARRAY_SIZE(golden_regs); i++)
+			if (!strcmp(key, golden_regs[i])) {
+				v[i] = val;
+				found |= 1U << i;
+			}
+	}
+	fclose(f);
+	return found == (1U << ARRAY_SIZE(golden_regs)) - 1 ? 0 : -EINVAL;
+}
+
+static void golden_one(struct __test_metadata *_metadata, struct lm_dev *d,
+		       const char *name)
+{
+	uint64_t want[ARRAY_SIZE(golden_regs)], got[ARRAY_SIZE(golden_regs)];
+	char path[512], magic[5] = "";
+	unsigned int version = 0;
+	struct edu_regs noise, now;
+	struct lm_buf s;
+	int we, se, i;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), GOLDEN_DIR "/%s.expect", name);
+	ASSERT_EQ(0, golden_expect(path, want, magic, &version))
+		TH_LOG("%s: unreadable or incomplete", path);
+	snprintf(path, sizeof(path), GOLDEN_DIR "/%s.stream", name);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
+	lm_buf_init(&s);
+	for (;;) {
+		uint8_t buf[4096];
+
+		n = fread(buf, 1, sizeof(buf), f);
+		if (!n)
+			break;
+		ASSERT_EQ(0, lm_buf_append(&s, buf, n));
+	}
+	fclose(f);
+	/* The header as the release wrote it (Documentation/stream-format.md). */
+	ASSERT_LE(8U, s.len);
+	EXPECT_EQ(0, memcmp(s.p, magic, 4)) TH_LOG("%s: magic", name);
+	EXPECT_EQ(version, (unsigned int)(s.p[4] | s.p[5] << 8))
+		TH_LOG("%s: version", name);
+
+	ASSERT_EQ(0, lm_reset_to_running(d));
+	ASSERT_EQ(0, edu_program(d, &pat_noise, NULL, &noise));
+	lm_resume(d, s.p, s.len, LM_CHUNK(97), &we, &se);
+	EXPECT_EQ(0, we) TH_LOG("%s: write: %s", name, strerror(-we));
+	EXPECT_EQ(0, se) TH_LOG("%s: RESUMING->STOP: %s", name, strerror(-se));
+	ASSERT_EQ(0, lm_mig_set_state(d, S_RUNNING, NULL));
+	ASSERT_EQ(0, edu_read_regs(d, &now));
+	golden_vals(&now, got);
+	for (i = 0; i < (int)ARRAY_SIZE(golden_regs); i++) {
+		uint64_t w = want[i], g = got[i];
+
+		EXPECT_EQ(w, g)
+			TH_LOG("%s: %s restored as 0x%llx, saved 0x%llx", name,
+			       golden_regs[i], (unsigned long long)g,
+			       (unsigned long long)w);
+	}
+	lm_buf_free(&s);
+}
+
+TEST_F(conform, golden_streams_resume)
+{
+	const char *save = getenv("LM_GOLDEN_SAVE");
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+
+	if (save && *save) {
+		ASSERT_EQ(0, golden_save(save, &self->dev));
+		SKIP(return, "saved this release's fixture into %s", save);
+	}
+	dir = opendir(GOLDEN_DIR);
+	ASSERT_NE(NULL, dir) TH_LOG("%s: %s", GOLDEN_DIR, strerror(errno));
+	while ((e = readdir(dir))) {
+		char name[256];
+		size_t len = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "edu-", 4) || len < 8 ||
+		    strcmp(e->d_name + len - 7, ".stream") || len - 7 >= sizeof(name))
+			continue;
+		memcpy(name, e->d_name, len - 7);
+		name[len - 7] = 0;
+		golden_one(_metadata, &self->dev, name);
+		found++;
+	}
+	closedir(dir);
+	EXPECT_LE(1, found) TH_LOG("no edu fixture in %s", GOLDEN_DIR);
 }
 
 /* ---- rt: round trips between two devices -------------------------------- */
