@@ -32,7 +32,7 @@ struct poller {
 	int fd;
 	int ret;
 	short revents;
-	volatile int started;
+	volatile pid_t tid;
 };
 
 static void *poll_thread(void *arg)
@@ -40,7 +40,7 @@ static void *poll_thread(void *arg)
 	struct poller *p = arg;
 	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
 
-	p->started = 1;
+	p->tid = syscall(SYS_gettid);
 	p->ret = poll(&pfd, 1, POLL_MS);
 	p->revents = pfd.revents;
 	return NULL;
@@ -52,11 +52,10 @@ static int poller_start(struct poller *p, int fd)
 	p->fd = fd;
 	if (pthread_create(&p->thread, NULL, poll_thread, p))
 		return -1;
-	while (!p->started)
+	while (!p->tid)
 		usleep(1000);
-	/* Give the thread time to go to sleep inside poll(). */
-	usleep(200000);
-	return 0;
+	/* The precondition: the thread sleeps inside poll() on the fd. */
+	return lm_wait_in_poll(p->tid, POLL_MS / 2) ? -1 : 0;
 }
 
 /*

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -235,11 +236,14 @@ struct poller {
 	int fd;
 	short events;
 	int revents;
+	volatile pid_t tid;
 };
 
 static void *poll_thread(void *arg)
 {
 	struct poller *p = arg;
+
+	p->tid = syscall(SYS_gettid);
 
 	/* Wait for what never comes in this session: more PRE_COPY data,
 	 * or for a resuming fd, input.
@@ -269,7 +273,11 @@ TEST_F(session, poller_woken_by_close)
 	p.events = variant->state == S_RESUMING ? POLLIN :
 		   variant->state == S_STOP_COPY ? POLLOUT : POLLIN;
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
-	usleep(200000);
+	while (!p.tid)
+		usleep(1000);
+	/* The precondition: the thread sleeps inside poll() on the fd. */
+	EXPECT_EQ(0, lm_wait_in_poll(p.tid, LM_DEV_WAIT_MS / 2))
+		TH_LOG("the poller never went to sleep in poll()");
 	lm_dev_close_device(&self->l.dev);
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_TRUE(p.revents > 0 && (p.revents & POLLERR))

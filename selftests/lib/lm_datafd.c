@@ -4,8 +4,11 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lm_datafd.h"
@@ -165,4 +168,60 @@ int lm_poll1(int fd, short events, int timeout_ms)
 	if (n < 0)
 		return -errno;
 	return n ? pfd.revents : 0;
+}
+
+/* 1 if thread @tid sleeps in poll()/ppoll() now, 0 if not, or -errno. */
+static int lm_in_poll(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	long nr;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	/* "running" while on a CPU, else the number and its arguments. */
+	nr = strtol(buf, &p, 10);
+	if (p == buf || (nr != SYS_ppoll
+#ifdef SYS_poll
+			 && nr != SYS_poll
+#endif
+			 ))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+int lm_wait_in_poll(pid_t tid, int timeout_ms)
+{
+	struct timespec t0, t;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ret = lm_in_poll(tid);
+		if (ret)
+			return ret < 0 ? ret : 0;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A growable byte buffer. */
 struct lm_buf {
@@ -67,5 +68,13 @@ int lm_poll1(int fd, short events, int timeout_ms);
 /* One read()/write() returning the count or a negative errno. */
 long lm_read1(int fd, void *p, size_t len);
 long lm_write1(int fd, const void *p, size_t len);
+
+/*
+ * Wait (up to @timeout_ms) until thread @tid of this process sleeps in
+ * poll() or ppoll(): /proc names that system call for it and its state is
+ * S.  The precondition of a wake-up test, checked instead of assumed
+ * after a fixed sleep.  0, -ETIMEDOUT, or an errno of reading /proc.
+ */
+int lm_wait_in_poll(pid_t tid, int timeout_ms);
 
 #endif /* LM_DATAFD_H */
