@@ -539,6 +539,12 @@ int lm_cfg_write16(struct lm_dev *d, uint32_t off, uint16_t val)
 					    off, &val, 2), 2);
 }
 
+int lm_cfg_write32(struct lm_dev *d, uint32_t off, uint32_t val)
+{
+	return access_exact(lm_region_write(d, VFIO_PCI_CONFIG_REGION_INDEX,
+					    off, &val, 4), 4);
+}
+
 int lm_cfg_read32(struct lm_dev *d, uint32_t off, uint32_t *val)
 {
 	return access_exact(lm_region_read(d, VFIO_PCI_CONFIG_REGION_INDEX,

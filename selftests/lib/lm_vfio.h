@@ -105,6 +105,7 @@ int lm_bar_write64(struct lm_dev *d, int bar, uint64_t off, uint64_t val);
 int lm_cfg_read16(struct lm_dev *d, uint32_t off, uint16_t *val);
 int lm_cfg_write16(struct lm_dev *d, uint32_t off, uint16_t val);
 int lm_cfg_read32(struct lm_dev *d, uint32_t off, uint32_t *val);
+int lm_cfg_write32(struct lm_dev *d, uint32_t off, uint32_t val);
 /* Memory decode + bus master on, so BAR access and device DMA work. */
 int lm_pci_enable(struct lm_dev *d);
 
