@@ -61,6 +61,8 @@
  *                    and after the migration check that every page holds
  *                    the last data: see "DMA into guest pages" below
  *   timeout=S        give up waiting for the harness after S seconds
+ *   seed=S           draw the register values of each round from S
+ *                    (the harness passes one per VM and logs it)
  *
  * Interrupts stay disabled on the CPU: interrupt status is polled at
  * 0x24 and acked at 0x64, INTx is disabled in the command register and
@@ -91,7 +93,8 @@ static struct {
 	bool zero_only;
 	bool keep_filled;
 	u32 timeout_s;
-} opt = { MODE_DEFAULT, false, false, false, 900 };
+	u32 seed;
+} opt = { MODE_DEFAULT, false, false, false, 900, 0 };
 
 static u32 edu_bdf;
 static u32 bar0;
@@ -422,24 +425,54 @@ static u32 check_registers(bool quiet)
 
 /* --- the scenario --------------------------------------------------------- */
 
+/* xorshift32 over the seed=S argument and the round: the values below. */
+static u32 rnd_state;
+
+static u32 rnd(void)
+{
+	u32 x = rnd_state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return rnd_state = x;
+}
+
 /*
  * Put round-specific state into every register the driver must carry:
- * liveness, a finished factorial, IRQFACT on odd rounds, a finished
- * edu->RAM DMA (with its interrupt on odd rounds) and interrupt status
- * bits left pending on purpose, including a pattern raised through 0x60.
+ * liveness, a finished factorial, IRQFACT, a finished edu->RAM DMA (with
+ * or without its interrupt) and interrupt status bits left pending on
+ * purpose, raised through 0x60.  Without seed=S (or S = 0) the values
+ * are fixed per round; with it, drawn from S and the round (the harness
+ * logs S), so every variant carries other values.
  */
 static void setup_state(u32 round)
 {
 	bool odd = round & 1;
+	u32 live = 0x5eed0000 | round * 0x101, k = 10 + round;
+	u32 off = (round * 0x100) % 0xc00, dst = round * 0x40;
+	u32 cnt = 0x200 + round * 0x10, irq = 0x5a000000 | round << 16;
+	bool irqfact = odd, dmairq = odd;
 
-	printf("LMG SETUP round=%u\n", round);
+	if (opt.seed) {
+		rnd_state = opt.seed ^ (round * 0x9e3779b9u) ?: 1;
+		live = rnd();
+		k = 5 + rnd() % 13;
+		off = rnd() % 0xc00;
+		cnt = 1 + rnd() % 0x400;	/* off + cnt <= the 4 KiB buffer */
+		dst = rnd() % 0x400;
+		irq = rnd() & 0xfffe0000;	/* clear of the FACT/DMA bits */
+		irqfact = rnd() & 1;
+		dmairq = rnd() & 1;
+	}
+	printf("LMG SETUP round=%u seed=%u live=0x%08x k=%u dma=%u+%u->%u irq=0x%08x\n",
+	       round, opt.seed, live, k, off, cnt, dst, irq);
 	irq_ack(~0u);
-	set_irqfact(odd);
-	set_liveness(0x5eed0000 | round * 0x101);
-	do_factorial(10 + round);
-	dma_to_ram_checked((round * 0x100) % 0xc00, round * 0x40,
-			   0x200 + round * 0x10, odd);
-	irq_raise(0x5a000000 | round << 16);
+	set_irqfact(irqfact);
+	set_liveness(live);
+	do_factorial(k);
+	dma_to_ram_checked(off, dst, cnt, dmairq);
+	irq_raise(irq);
 	check_registers(false);
 }
 
@@ -788,8 +821,8 @@ static void parse_cmdline(const char *s)
 			opt.zero_only = true;
 		else if (word_is(w, n, "keep-filled"))
 			opt.keep_filled = true;
-		else
-			word_u32(w, n, "timeout=", &opt.timeout_s);
+		else if (!word_u32(w, n, "timeout=", &opt.timeout_s))
+			word_u32(w, n, "seed=", &opt.seed);
 	}
 }
 
