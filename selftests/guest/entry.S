@@ -122,6 +122,30 @@ isr_common:
 	hlt
 	jmp	3b
 
+/*
+ * External interrupts (only with the payload's "msi" option, and only
+ * while it waits for one with interrupts on): MSI_VECTOR calls
+ * msi_handler(), which counts it and signals end of interrupt; any other
+ * vector is counted as stray by stray_handler().
+ */
+	.globl	isr_msi
+	.balign 8
+isr_msi:
+	pushal
+	cld
+	call	msi_handler
+	popal
+	iret
+
+	.globl	isr_stray
+	.balign 8
+isr_stray:
+	pushal
+	cld
+	call	stray_handler
+	popal
+	iret
+
 	.section .rodata
 	.balign 4
 	.globl isr_table

@@ -142,6 +142,11 @@ void pci_write32(u32 bdf, u32 off, u32 v);
 u16 pci_read16(u32 bdf, u32 off);
 void pci_write16(u32 bdf, u32 off, u16 v);
 u8 pci_read8(u32 bdf, u32 off);
+
+/* The vector the "msi" option programs into the device (trap.c, payload.c). */
+#define MSI_VECTOR	0x41
+void msi_handler(void);
+void stray_handler(void);
 /* Returns the first function with @vendor:@device, or -1. @count gets how many. */
 int pci_find(u16 vendor, u16 device, int *count);
 

@@ -2,8 +2,9 @@
 /*
  * A minimal IDT: every CPU exception prints its vector, error code and
  * registers on the console and exits through isa-debug-exit with
- * EXIT_EXCEPTION.  Interrupts stay disabled for the whole run (the
- * payload polls the device), so only vectors 0-31 are populated.
+ * EXIT_EXCEPTION.  Interrupts stay disabled (the payload polls the
+ * device) except while the "msi" option waits for an MSI: MSI_VECTOR
+ * then goes to msi_handler(), every other vector to stray_handler().
  */
 #include "lib.h"
 
@@ -27,20 +28,26 @@ struct idt_desc {
 } __attribute__((packed));
 
 extern const u32 isr_table[32];
-static struct idt_gate idt[32] __attribute__((aligned(8)));
+extern const char isr_msi[], isr_stray[];
+static struct idt_gate idt[256] __attribute__((aligned(8)));
+
+static void idt_set(u32 vec, u32 handler)
+{
+	idt[vec].off_lo = handler & 0xffff;
+	idt[vec].sel = 0x08;
+	idt[vec].zero = 0;
+	idt[vec].type = 0x8e;		/* present, ring 0, 32-bit interrupt gate */
+	idt[vec].off_hi = handler >> 16;
+}
 
 void idt_setup(void)
 {
 	struct idt_desc desc = { sizeof(idt) - 1, (u32)idt };
 	u32 i;
 
-	for (i = 0; i < ARRAY_SIZE(idt); i++) {
-		idt[i].off_lo = isr_table[i] & 0xffff;
-		idt[i].sel = 0x08;
-		idt[i].zero = 0;
-		idt[i].type = 0x8e;		/* present, ring 0, 32-bit interrupt gate */
-		idt[i].off_hi = isr_table[i] >> 16;
-	}
+	for (i = 0; i < ARRAY_SIZE(idt); i++)
+		idt_set(i, i < 32 ? isr_table[i] : (u32)isr_stray);
+	idt_set(MSI_VECTOR, (u32)isr_msi);
 	asm volatile("lidt %0" : : "m"(desc));
 }
 
