@@ -63,6 +63,10 @@
  *   timeout=S        give up waiting for the harness after S seconds
  *   seed=S           draw the register values of each round from S
  *                    (the harness passes one per VM and logs it)
+ *   bochs            the VM also has a bochs-display (1234:1111): each
+ *                    round fills the first 64 KiB of its VRAM with words
+ *                    drawn from the seed and the round, and checks every
+ *                    one after the migration ("LMG BOCHS when=... bad=N")
  *   msi              point edu's MSI at a vector of this CPU's local APIC
  *                    and, before and after each migration, raise an edu
  *                    interrupt with interrupts on: it must arrive, once,
@@ -101,7 +105,8 @@ static struct {
 	u32 timeout_s;
 	u32 seed;
 	bool msi;
-} opt = { MODE_DEFAULT, false, false, false, 900, 0, false };
+	bool bochs;
+} opt = { MODE_DEFAULT, false, false, false, 900, 0, false, false };
 
 static u32 edu_bdf;
 static u32 bar0;
@@ -512,6 +517,65 @@ static void msi_check(const char *when)
 	irq_ack(MSI_TEST_BIT);
 }
 
+/* --- a bochs-display beside the edu (option bochs) ---------------------- */
+
+#define BOCHS_DEVICE		0x1111
+#define BOCHS_CHECK_WORDS	(64 * 1024 / 4)
+
+static u32 bochs_bdf, bochs_vram;
+
+static void bochs_find(void)
+{
+	int n, bdf = pci_find(EDU_VENDOR, BOCHS_DEVICE, &n);
+	u16 cmd;
+
+	if (bdf < 0) {
+		printf("LMG RESULT FAIL reason=no bochs-display (1234:1111) found\n");
+		guest_exit(EXIT_SETUP);
+	}
+	bochs_bdf = bdf;
+	bochs_vram = pci_read32(bochs_bdf, PCI_BAR0) & ~0xfu;
+	cmd = pci_read16(bochs_bdf, PCI_COMMAND);
+	pci_write16(bochs_bdf, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
+	printf("LMG BOCHS bdf=%02x:%02x.%u vram=0x%08x\n", PCI_BUS(bdf),
+	       PCI_DEV(bdf), PCI_FN(bdf), bochs_vram);
+	if (!bochs_vram) {
+		printf("LMG RESULT FAIL reason=bochs-display VRAM BAR not assigned\n");
+		guest_exit(EXIT_SETUP);
+	}
+}
+
+static u32 bochs_word(u32 round, u32 i)
+{
+	u32 x = (opt.seed ^ 0xb0c5b0c5u) + round * 0x9e3779b9u + i * 0x85ebca6bu;
+
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	return x;
+}
+
+static void bochs_fill(u32 round)
+{
+	u32 i;
+
+	for (i = 0; i < BOCHS_CHECK_WORDS; i++)
+		mmio_write32(bochs_vram + 4 * i, bochs_word(round, i));
+}
+
+static void bochs_verify(const char *when, u32 round)
+{
+	u32 i, bad = 0, first = 0;
+
+	for (i = 0; i < BOCHS_CHECK_WORDS; i++)
+		if (mmio_read32(bochs_vram + 4 * i) != bochs_word(round, i) &&
+		    !bad++)
+			first = i;
+	printf("LMG BOCHS when=%s round=%u words=%u bad=%u first_bad=%u\n",
+	       when, round, BOCHS_CHECK_WORDS, bad, first);
+	expect("bochs-display VRAM words wrong", bad, 0);
+}
+
 /* --- the scenario --------------------------------------------------------- */
 
 /* xorshift32 over the seed=S argument and the round: the values below. */
@@ -912,6 +976,8 @@ static void parse_cmdline(const char *s)
 			opt.keep_filled = true;
 		else if (word_is(w, n, "msi"))
 			opt.msi = true;
+		else if (word_is(w, n, "bochs"))
+			opt.bochs = true;
 		else if (!word_u32(w, n, "timeout=", &opt.timeout_s))
 			word_u32(w, n, "seed=", &opt.seed);
 	}
@@ -1037,8 +1103,14 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 
 	if (opt.msi)
 		msi_setup();
+	if (opt.bochs)
+		bochs_find();
 	for (;;) {
 		setup_state(round);
+		if (opt.bochs) {
+			bochs_fill(round);
+			bochs_verify("before", round);
+		}
 		if (opt.msi)
 			msi_check("before");
 		print_state("before", round);
@@ -1054,6 +1126,8 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 		print_state("after", round);
 		if (opt.msi)
 			msi_check("after");
+		if (opt.bochs)
+			bochs_verify("after", round);
 		if (opt.mode == MODE_DMA_PAGES)
 			dma_pages_verify();
 		check_registers(false);
