@@ -143,8 +143,15 @@ u16 pci_read16(u32 bdf, u32 off);
 void pci_write16(u32 bdf, u32 off, u16 v);
 u8 pci_read8(u32 bdf, u32 off);
 
-/* The vector the "msi" option programs into the device (trap.c, payload.c). */
+/*
+ * The vector the "msi" option programs into the device (trap.c,
+ * payload.c), and what trap.c's handlers count: interrupts on MSI_VECTOR,
+ * and on any other vector above the exceptions.  Both signal EOI.
+ */
 #define MSI_VECTOR	0x41
+#define LAPIC_BASE	0xfee00000u
+#define LAPIC_EOI	0xb0
+extern volatile u32 msi_count, stray_count;
 void msi_handler(void);
 void stray_handler(void);
 /* Returns the first function with @vendor:@device, or -1. @count gets how many. */

@@ -437,26 +437,11 @@ static u32 check_registers(bool quiet)
 
 /* --- MSI (option msi) --------------------------------------------------- */
 
-#define LAPIC_BASE	0xfee00000u
 #define LAPIC_ID	0x20
-#define LAPIC_EOI	0xb0
 #define LAPIC_SVR	0xf0
 #define MSI_TEST_BIT	0x00000200u	/* an interrupt status bit nobody else raises */
 #define MSI_WAIT_MS	2000
 
-static volatile u32 msi_count, stray_count;
-
-void msi_handler(void)
-{
-	msi_count++;
-	mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
-}
-
-void stray_handler(void)
-{
-	stray_count++;
-	mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
-}
 
 /* Mask the 8259s, turn the local APIC on, point edu's MSI at MSI_VECTOR. */
 static void msi_setup(void)

@@ -51,6 +51,20 @@ void idt_setup(void)
 	asm volatile("lidt %0" : : "m"(desc));
 }
 
+volatile u32 msi_count, stray_count;
+
+void msi_handler(void)
+{
+	msi_count++;
+	mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
+}
+
+void stray_handler(void)
+{
+	stray_count++;
+	mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
+}
+
 void __attribute__((noreturn)) exception_handler(struct exc_frame *f)
 {
 	u32 cr2;
