@@ -247,19 +247,6 @@ static void golden_vram(uint8_t *vram, size_t npages)
 		bochs_fill_page(vram + pg * BOCHS_PAGE, GOLDEN_SEED, pg);
 }
 
-static int golden_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
-	if (fwrite(p, 1, len, f) != len) {
-		fclose(f);
-		return -EIO;
-	}
-	return fclose(f) ? -EIO : 0;
-}
-
 TEST_F(bochs, golden_stream_resumes)
 {
 	const char *save = getenv("LM_GOLDEN_SAVE");
@@ -286,7 +273,7 @@ TEST_F(bochs, golden_stream_resumes)
 					    2 * self->vram + (1 << 20)));
 		snprintf(path, sizeof(path), "%s/bochs-%s-%zum.stream", save,
 			 ver, self->vram >> 20);
-		ASSERT_EQ(0, golden_file(path, self->stream.p, self->stream.len));
+		ASSERT_EQ(0, lm_file_save(path, self->stream.p, self->stream.len));
 		n = snprintf(d, sizeof(d),
 			     "# Saved by livemig-vfio-pci %s from QEMU's bochs-display\n"
 			     "# with %zu MiB VRAM (selftests/bochs_test.c, golden).\n"
@@ -296,7 +283,7 @@ TEST_F(bochs, golden_stream_resumes)
 			     (unsigned long long)GOLDEN_SEED);
 		snprintf(path, sizeof(path), "%s/bochs-%s-%zum.expect", save,
 			 ver, self->vram >> 20);
-		ASSERT_EQ(0, golden_file(path, d, n));
+		ASSERT_EQ(0, lm_file_save(path, d, n));
 		SKIP(return, "saved this release's fixture into %s", save);
 	}
 
@@ -313,18 +300,8 @@ TEST_F(bochs, golden_stream_resumes)
 			continue;
 		found++;
 		snprintf(path, sizeof(path), "selftests/golden/%s", e->d_name);
-		f = fopen(path, "r");
-		ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
 		g.len = 0;
-		for (;;) {
-			uint8_t buf[65536];
-
-			n = fread(buf, 1, sizeof(buf), f);
-			if (!n)
-				break;
-			ASSERT_EQ(0, lm_buf_append(&g, buf, n));
-		}
-		fclose(f);
+		ASSERT_EQ(0, lm_buf_load(&g, path)) TH_LOG("%s", path);
 		ASSERT_LE(8U, g.len);
 		EXPECT_EQ(0, memcmp(g.p, "LMIG", 4));
 

@@ -360,11 +360,9 @@ static int golden_save(const char *dir, struct lm_dev *d)
 	if (ret)
 		goto out;
 	snprintf(path, sizeof(path), "%s/edu-%s.stream", dir, ver);
-	f = fopen(path, "w");
-	if (!f || fwrite(s.p, 1, s.len, f) != s.len || fclose(f)) {
-		ret = -EIO;
+	ret = lm_file_save(path, s.p, s.len);
+	if (ret)
 		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/edu-%s.expect", dir, ver);
 	f = fopen(path, "w");
 	if (!f) {
@@ -425,25 +423,13 @@ static void golden_one(struct __test_metadata *_metadata, struct lm_dev *d,
 	struct edu_regs noise, now;
 	struct lm_buf s;
 	int we, se, i;
-	size_t n;
-	FILE *f;
 
 	snprintf(path, sizeof(path), GOLDEN_DIR "/%s.expect", name);
 	ASSERT_EQ(0, golden_expect(path, want, magic, &version))
 		TH_LOG("%s: unreadable or incomplete", path);
 	snprintf(path, sizeof(path), GOLDEN_DIR "/%s.stream", name);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
 	lm_buf_init(&s);
-	for (;;) {
-		uint8_t buf[4096];
-
-		n = fread(buf, 1, sizeof(buf), f);
-		if (!n)
-			break;
-		ASSERT_EQ(0, lm_buf_append(&s, buf, n));
-	}
-	fclose(f);
+	ASSERT_EQ(0, lm_buf_load(&s, path)) TH_LOG("%s", path);
 	/* The header as the release wrote it (Documentation/stream-format.md). */
 	ASSERT_LE(8U, s.len);
 	EXPECT_EQ(0, memcmp(s.p, magic, 4)) TH_LOG("%s: magic", name);

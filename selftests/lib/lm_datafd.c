@@ -170,22 +170,61 @@ int lm_poll1(int fd, short events, int timeout_ms)
 	return n ? pfd.revents : 0;
 }
 
-/* 1 if thread @tid sleeps in poll()/ppoll() now, 0 if not, or -errno. */
-static int lm_in_poll(pid_t tid)
+int lm_buf_load(struct lm_buf *b, const char *path)
 {
-	char path[64], buf[256], *p;
-	long nr;
-	FILE *f;
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int ret = 0;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	f = fopen(path, "r");
 	if (!f)
 		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
+	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ret = lm_buf_append(b, chunk, n);
+	fclose(f);
+	return ret;
+}
+
+int lm_file_save(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return -errno;
+	if (fwrite(p, 1, len, f) != len) {
 		fclose(f);
 		return -EIO;
 	}
+	return fclose(f) ? -errno : 0;
+}
+
+/* The first line of /proc/self/task/@tid/@what into @buf. 0 or -errno. */
+static int lm_task_line(pid_t tid, const char *what, char *buf, int len)
+{
+	char path[64];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, what);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f))
+		ret = -EIO;
 	fclose(f);
+	return ret;
+}
+
+/* 1 if thread @tid sleeps in poll()/ppoll() now, 0 if not, or -errno. */
+static int lm_in_poll(pid_t tid)
+{
+	char buf[256], *p;
+	long nr;
+	int ret;
+
+	ret = lm_task_line(tid, "syscall", buf, sizeof(buf));
+	if (ret)
+		return ret;
 	/* "running" while on a CPU, else the number and its arguments. */
 	nr = strtol(buf, &p, 10);
 	if (p == buf || (nr != SYS_ppoll
@@ -194,15 +233,9 @@ static int lm_in_poll(pid_t tid)
 #endif
 			 ))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
+	ret = lm_task_line(tid, "stat", buf, sizeof(buf));
+	if (ret)
+		return ret;
 	/* "tid (comm) S ...": the state follows the last ')'. */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] == 'S';

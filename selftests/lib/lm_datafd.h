@@ -69,6 +69,10 @@ int lm_poll1(int fd, short events, int timeout_ms);
 long lm_read1(int fd, void *p, size_t len);
 long lm_write1(int fd, const void *p, size_t len);
 
+/* Append the whole file @path to @b; write @len bytes to @path. 0 or -errno. */
+int lm_buf_load(struct lm_buf *b, const char *path);
+int lm_file_save(const char *path, const void *p, size_t len);
+
 /*
  * Wait (up to @timeout_ms) until thread @tid of this process sleeps in
  * poll() or ppoll(): /proc names that system call for it and its state is

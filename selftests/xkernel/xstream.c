@@ -65,34 +65,6 @@ static const struct edu_prog noise = {
 	.dma_src = 0x40800, .dma_dst = 0x77000, .dma_cnt = 8,
 };
 
-static int write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (!f)
-		return -errno;
-	if (fwrite(p, 1, len, f) != len) {
-		fclose(f);
-		return -EIO;
-	}
-	return fclose(f) ? -errno : 0;
-}
-
-static int read_file(const char *path, struct lm_buf *b)
-{
-	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		ret = lm_buf_append(b, chunk, n);
-	fclose(f);
-	return ret;
-}
-
 /* Fill @d with other values, resume @len bytes and compare with @expect. */
 static int resume_check(struct lm_dev *d, const void *p, size_t len,
 			const struct edu_regs *expect, char *why, size_t wlen)
@@ -152,11 +124,11 @@ static int cmd_save(const char *dir, const char *tag)
 		snprintf(path, sizeof(path), "%s/%s.%s.lms", dir, tag,
 			 kinds[kind]);
 		if (!ret)
-			ret = write_file(path, b.p, b.len);
+			ret = lm_file_save(path, b.p, b.len);
 		snprintf(path, sizeof(path), "%s/%s.%s.regs", dir, tag,
 			 kinds[kind]);
 		if (!ret)
-			ret = write_file(path, &expect, sizeof(expect));
+			ret = lm_file_save(path, &expect, sizeof(expect));
 		if (ret) {
 			tap(0, "%s %s: save failed at %s: %s", tag,
 			    kinds[kind], stage, strerror(-ret));
@@ -195,14 +167,14 @@ static int cmd_resume(const char *dir, const char *tag, int nsrc,
 				 srcs[i], kinds[kind]);
 			lm_buf_init(&b);
 			lm_buf_init(&r);
-			if (read_file(path, &b)) {
+			if (lm_buf_load(&b, path)) {
 				lm_buf_free(&b);
 				continue;
 			}
 			found++;
 			snprintf(path, sizeof(path), "%s/%s.%s.regs", dir,
 				 srcs[i], kinds[kind]);
-			ret = read_file(path, &r);
+			ret = lm_buf_load(&r, path);
 			if (ret || r.len != sizeof(expect)) {
 				tap(0, "%s %s resumes on %s: no register file",
 				    srcs[i], kinds[kind], tag);
