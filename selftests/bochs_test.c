@@ -369,6 +369,53 @@ TEST_F(bochs, read_produces_bounded)
 }
 
 /*
+ * What one read() makes the module examine is bounded too, zero pages
+ * included: zero pages emit nothing, so a budget counted in emitted bytes
+ * let one read() in PRE_COPY walk all of an all-zero VRAM under the state
+ * lock (issue 13, finding 5).  After one read of up to 64 MiB,
+ * PRECOPY_INFO must still count all but at most 4 MiB (four times the
+ * module's save budget, a quarter of the rig's smallest VRAM) of VRAM as
+ * initial data not yet produced; reading on must still give a stream that
+ * resumes exactly.
+ */
+TEST_F(bochs, read_examines_bounded)
+{
+	const size_t big = 64 << 20, bound = 4 << 20;
+	struct vfio_precopy_info info;
+	int we, se, end;
+	uint8_t *buf;
+	long n, diff;
+
+	LM_NEED_PRECOPY(&self->src);
+	ASSERT_LT(bound, self->vram) TH_LOG("VRAM too small to tell");
+	memset(self->vsrc, 0, self->vram);
+	fill_all(self->vdst, self->npages, SEED_DST);
+	buf = malloc(big);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	n = lm_read1(self->fd, buf, big);
+	ASSERT_LT(0, n) TH_LOG("read: %s", strerror((int)-n));
+	ASSERT_EQ(0, lm_buf_append(&self->stream, buf, n));
+	free(buf);
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_LE((uint64_t)(self->vram - bound), info.initial_bytes)
+		TH_LOG("one read of an all-zero VRAM walked %llu of %zu bytes",
+		       (unsigned long long)(self->vram - info.initial_bytes),
+		       self->vram);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, NULL));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_PERM, end);
+	lm_close(&self->fd);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       LM_CHUNK_ALL, &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+}
+
+/*
  * poll() on a saving data FD says readable while a read() would return
  * data or the end of the stream.  After a read() that took everything
  * produced so far, bochs-display still owes most of VRAM in STOP_COPY:
