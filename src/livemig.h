@@ -40,6 +40,8 @@
  * @initial_end: saving: absolute offset where the PRE_COPY initial data ends
  * @more: saving: the engine has more to emit for @more_phase
  * @more_phase: saving: the phase the engine is in the middle of
+ * @spent: saving: budget the engine's ->save calls used so far, emitted
+ *	and charged bytes (livemig_save_charge()); bounds one read's work
  * @parser: resuming: the stream parser
  * @payload: resuming: the parser's record buffer
  * @bounce: resuming: copy_from_user() staging, one page
@@ -65,18 +67,23 @@ struct livemig_file {
 	u64 initial_end;
 	bool more;
 	enum livemig_save_phase more_phase;
+	u64 spent;
 	struct lm_parser parser;
 	u8 *payload;
 	u8 *bounce;
 };
 
-/* Bytes one ->save call may emit before it should return MORE. */
+/*
+ * Bytes one ->save call may emit, or examine without emitting, before it
+ * should return MORE; also about what one read() makes the engine do.
+ */
 #define LIVEMIG_SAVE_BUDGET	(1024 * 1024)
 
 /* What engines hold when they emit: the saving session and the call's start. */
 struct livemig_save {
 	struct livemig_file *migf;
 	u64 start;
+	u64 work;	/* work charged that emitted nothing, in bytes */
 };
 
 /*

@@ -132,15 +132,30 @@ int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
 }
 
 /**
- * livemig_save_full() - has this ->save call emitted its budget?
+ * livemig_save_charge() - count work that emitted nothing against the budget
+ * @s: the session
+ * @bytes: device state examined without emitting it (a zero page that
+ *	joins a ZERO range)
+ *
+ * Without it a ->save call that finds nothing to emit would run through
+ * all of the device's state at once, under the state lock.
+ */
+void livemig_save_charge(struct livemig_save *s, u32 bytes)
+{
+	s->work += bytes;
+}
+
+/**
+ * livemig_save_full() - has this ->save call used its budget?
  * @s: the session
  *
- * Return: true once the call emitted LIVEMIG_SAVE_BUDGET bytes or more;
- * the engine should then return %LIVEMIG_SAVE_MORE.
+ * Return: true once the call emitted, or charged with
+ * livemig_save_charge(), LIVEMIG_SAVE_BUDGET bytes or more; the engine
+ * should then return %LIVEMIG_SAVE_MORE.
  */
 bool livemig_save_full(struct livemig_save *s)
 {
-	return s->migf->produced - s->start >= LIVEMIG_SAVE_BUDGET;
+	return s->migf->produced - s->start + s->work >= LIVEMIG_SAVE_BUDGET;
 }
 
 /**
@@ -192,6 +207,7 @@ int livemig_save_locked(struct livemig_file *migf,
 		ret = ld->engine->save(ld, &s, phase);
 		livemig_hw_end(ld);
 	}
+	migf->spent += migf->produced - s.start + s.work;
 	migf->more = ret == LIVEMIG_SAVE_MORE;
 	migf->more_phase = phase;
 	if (migf->more)
@@ -208,14 +224,6 @@ int livemig_save_locked(struct livemig_file *migf,
 	return ret;
 }
 
-/* Let the engine go on until @want bytes are unread or it has no more. */
-static void livemig_fill_locked(struct livemig_file *migf, size_t want)
-{
-	while (migf->more && !migf->err &&
-	       migf->produced - migf->consumed < want)
-		livemig_save_locked(migf, migf->more_phase);
-}
-
 static bool livemig_in_precopy(struct livemig_file *migf)
 {
 	enum vfio_device_mig_state s = migf->ld->mig_state;
@@ -223,6 +231,31 @@ static bool livemig_in_precopy(struct livemig_file *migf)
 	return migf->ld->saving == migf &&
 	       (s == VFIO_DEVICE_STATE_PRE_COPY ||
 		s == VFIO_DEVICE_STATE_PRE_COPY_P2P);
+}
+
+/*
+ * Let the engine go on until @want bytes are unread or it has no more,
+ * for about one save budget of work per call of this function: work that
+ * emits nothing (zero pages, hashing) counts too.  Past the budget it
+ * stops once anything is unread, or at once in PRE_COPY, where an empty
+ * read is answered with ENOMSG while @more says there is still work (and
+ * poll() says readable).  STOP_COPY must not read as ended: there it goes
+ * on until something is produced, rescheduling between engine calls.
+ */
+static void livemig_fill_locked(struct livemig_file *migf, size_t want)
+{
+	u64 start = migf->spent;
+
+	while (migf->more && !migf->err &&
+	       migf->produced - migf->consumed < want) {
+		if (migf->spent - start >= LIVEMIG_SAVE_BUDGET &&
+		    (migf->produced > migf->consumed ||
+		     livemig_in_precopy(migf)))
+			break;
+		if (migf->spent != start)
+			cond_resched();
+		livemig_save_locked(migf, migf->more_phase);
+	}
 }
 
 static int livemig_emit_identity(struct livemig_file *migf)

@@ -99,7 +99,11 @@ enum livemig_save_phase {
  *	phase when the reader wants more), or a negative errno (the data FD
  *	then fails reads with it).  A DIRTY call looks for changes since
  *	the last emitted data; the core makes it when the user asks for
- *	PRECOPY_INFO or reads at the end of what was produced.
+ *	PRECOPY_INFO or reads at the end of what was produced.  Work that
+ *	emits nothing (a zero page folded into a ZERO range) is charged
+ *	with livemig_save_charge(), so that livemig_save_full() bounds it
+ *	too: a call must not walk all of a large device's state because
+ *	none of it needed sending.
  * @save_end: the saving session ended; free what @save_begin set up.
  *	Also called when @save_begin failed.
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
@@ -206,6 +210,7 @@ int livemig_emit(struct livemig_save *s, u16 type, const void *payload,
 		 u32 len);
 u8 *livemig_emit_begin(struct livemig_save *s, u32 len);
 void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len);
+void livemig_save_charge(struct livemig_save *s, u32 bytes);
 bool livemig_save_full(struct livemig_save *s);
 void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len);
 

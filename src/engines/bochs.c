@@ -436,6 +436,7 @@ static int bochs_out_page(struct livemig_device *ld, struct bochs_out *o,
 	}
 
 	bd->sent[pg] = bd->zero_hash;
+	livemig_save_charge(o->s, BOCHS_PAGE);
 	bochs_out_commit(o);
 	if (o->zero_n && o->zero_first + o->zero_n == pg) {
 		o->zero_n++;
