@@ -5,8 +5,10 @@
  * DMA doorbells (and a held doorbell migrates); a running factorial or
  * DMA finishes before the device counts as quiesced; pending interrupts
  * reach a destination only once it runs; and the DMA-buffer rule: after
- * a RAM->edu DMA in the session, the save stream fails with EOPNOTSUPP
- * while the arcs still succeed and the device keeps its state.
+ * a RAM->edu DMA (in any open since the driver bound) the save stream
+ * fails with EOPNOTSUPP while the arcs still succeed and the device keeps
+ * its state, a resuming stream is refused the same way, and binding the
+ * driver zeroes the buffer whoever wrote it.
  * PRE_COPY states are skipped on kernels without them (before 6.2).
  */
 #include <poll.h>
@@ -663,22 +665,80 @@ TEST_F(edu, edu_to_ram_dma_still_saves)
 	lm_buf_free(&s);
 }
 
-/* The rule is per open session of the device. */
-TEST_F(edu, dma_rule_ends_with_session)
+/*
+ * The rule outlives the open: the bytes a RAM->edu DMA left in the buffer
+ * are still there when the device is opened again (edu keeps them across
+ * resets), so a later open cannot save them either.
+ */
+TEST_F(edu, dma_rule_outlives_the_open)
 {
-	struct lm_buf s;
 	uint8_t b;
-	int fd = -1, ret;
+	int fd = -1;
 
-	lm_buf_init(&s);
 	ASSERT_EQ(0, load_edu_buffer(&self->dev, &self->dma, 33));
+	/* Close it all, the container or iommufd too, without a new probe. */
+	self->dev.rebind_on_close = false;
+	EDU_DMA_TEARDOWN();
+	EDU_DMA_SETUP();
+	/* Teardown binds the driver again, for the tests that follow. */
+	self->dev.rebind_on_close = true;
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP_COPY, &fd));
+	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EOPNOTSUPP, lm_read1(fd, &b, 1));
 	lm_close(&fd);
-	lm_dev_close_device(&self->dev);
-	ASSERT_EQ(0, lm_dev_open_device(&self->dev));
+}
+
+/*
+ * Binding the driver zeroes the buffer, whoever wrote it: a user of
+ * vfio-pci fills it from RAM, then the function is bound to this driver
+ * again; the buffer copies out as zeroes and the device saves.
+ */
+TEST_F(edu, bind_zeroes_what_another_driver_left)
+{
+	uint8_t *ram, zero[EDU_DMA_BUF_SIZE] = { 0 };
+	char bdf[sizeof(self->dev.bdf)], drv[64];
+	struct lm_buf s;
+	int ret, rc;
+
+	snprintf(bdf, sizeof(bdf), "%s", self->dev.bdf);
+	EDU_DMA_TEARDOWN();
+	rc = system("modprobe vfio-pci >/dev/null 2>&1");
+	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK)) {
+		LM_OPEN_DEV(&self->dev, 0);
+		SKIP(return, "no vfio-pci driver (modprobe vfio-pci: %d)", rc);
+	}
+	/* From here on, closing binds the function to this driver. */
+	ret = lm_bind_driver(bdf, "vfio-pci");
+	ASSERT_EQ(0, ret) TH_LOG("bind to vfio-pci: %s", strerror(-ret));
+	ASSERT_EQ(0, lm_dev_open_retry(&self->dev, bdf));
+	self->dev.rebind_on_close = true;
 	ASSERT_EQ(0, lm_pci_enable(&self->dev));
-	ASSERT_STATE(&self->dev, S_RUNNING);
+	ASSERT_EQ(0, lm_dma_alloc_map(&self->dev, EDU_TEST_IOVA, DMA_SIZE,
+				      &self->dma));
+	ram = self->dma.vaddr;
+	ASSERT_EQ(0, load_edu_buffer(&self->dev, &self->dma, 34));
+	/* The data is in the device: copy it out under vfio-pci. */
+	memset(ram + OUT_OFF, 0, XFER);
+	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
+				   self->dma.iova + OUT_OFF, XFER,
+				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
+	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	ASSERT_EQ(0, memcmp(ram + IN_OFF, ram + OUT_OFF, XFER));
+	ASSERT_NE(0, memcmp(ram + IN_OFF, zero, XFER));
+	EDU_DMA_TEARDOWN();
+	lm_driver_of(bdf, drv, sizeof(drv));
+	ASSERT_STREQ(LM_DRIVER_NAME, drv);
+
+	EDU_DMA_SETUP();
+	ram = self->dma.vaddr;
+	memset(ram + OUT_OFF, 0xa5, EDU_DMA_BUF_SIZE);
+	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
+				   self->dma.iova + OUT_OFF, EDU_DMA_BUF_SIZE,
+				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
+	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	EXPECT_EQ(0, memcmp(ram + OUT_OFF, zero, EDU_DMA_BUF_SIZE))
+		TH_LOG("the buffer holds what vfio-pci's user left");
+	lm_buf_init(&s);
 	ret = lm_save(&self->dev, 0, LM_CHUNK_ALL, &s, NULL);
 	EXPECT_EQ(0, ret) TH_LOG("save: %s", strerror(-ret));
 	lm_buf_free(&s);
@@ -734,19 +794,23 @@ FIXTURE_TEARDOWN(pair)
 TEST_F(pair, held_doorbell_migrates)
 {
 	uint8_t *sram = self->sdma.vaddr, *dram = self->ddma.vaddr;
-	uint8_t zero[XFER] = { 0 };
+	uint8_t noise[XFER];
 	struct lm_buf s;
 	uint64_t cmd;
 	int end, fd = -1, we, se;
 
 	lm_buf_init(&s);
-	/* The destination's buffer holds known data to be copied out. */
-	ASSERT_EQ(0, load_edu_buffer(&self->dst, &self->ddma, 41));
-	memset(dram + OUT_OFF, 0, XFER);
-	memset(sram + OUT_OFF, 0, XFER);
+	/*
+	 * Both buffers hold zeroes (the driver's probe): the DMA, once it
+	 * runs, overwrites the noise in the RAM it targets with them.
+	 */
+	memset(noise, 0x5a, XFER);
+	memset(dram + IN_OFF, 0, XFER);
+	memset(dram + OUT_OFF, 0x5a, XFER);
 
 	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_RUNNING_P2P, NULL));
 	ring_held(_metadata, &self->src, &self->sdma);
+	memset(sram + OUT_OFF, 0x5a, XFER);
 	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, &fd));
 	ASSERT_EQ(0, lm_drain(fd, &s, LM_CHUNK_ALL, LM_STREAM_LIMIT, &end));
 	ASSERT_EQ(LM_END_PERM, end);
@@ -761,12 +825,43 @@ TEST_F(pair, held_doorbell_migrates)
 	EXPECT_EQ((uint64_t)(EDU_DMA_RUN | EDU_DMA_TO_RAM | EDU_DMA_IRQ),
 		  cmd);
 	msleep(HOLD_MS);
-	EXPECT_EQ(0, memcmp(dram + OUT_OFF, zero, XFER));
+	EXPECT_EQ(0, memcmp(dram + OUT_OFF, noise, XFER));
 
 	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RUNNING, NULL));
 	expect_ran(_metadata, &self->dst, &self->ddma);
 	/* The source, still stopped, never ran it. */
-	EXPECT_EQ(0, memcmp(sram + OUT_OFF, zero, XFER));
+	EXPECT_EQ(0, memcmp(sram + OUT_OFF, noise, XFER));
+	lm_buf_free(&s);
+}
+
+/*
+ * A destination whose buffer a RAM->edu DMA wrote would show the guest
+ * other bytes than the source's zeroes: its data FD refuses the stream
+ * (EOPNOTSUPP), and the device goes back to work with its own state.
+ */
+TEST_F(pair, dirty_destination_refuses_the_state)
+{
+	struct edu_regs before;
+	struct lm_buf s;
+	int we, se, ret;
+
+	lm_buf_init(&s);
+	ASSERT_EQ(0, lm_bar_write32(&self->src, 0, EDU_REG_LIVENESS, 0x1111));
+	ret = lm_save(&self->src, 0, LM_CHUNK_ALL, &s, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("save: %s", strerror(-ret));
+	ASSERT_EQ(0, load_edu_buffer(&self->dst, &self->ddma, 43));
+	ASSERT_EQ(0, lm_bar_write32(&self->dst, 0, EDU_REG_LIVENESS, 0x2222));
+	ASSERT_EQ(0, edu_read_regs(&self->dst, &before));
+	ASSERT_NE(before.liveness, (uint32_t)~0x1111U);
+
+	lm_resume(&self->dst, s.p, s.len, LM_CHUNK_ALL, &we, &se);
+	EXPECT_EQ(-EOPNOTSUPP, we);
+	EXPECT_NE(0, se) TH_LOG("a refused stream was loaded");
+	/* Nothing of the source's state reached the device... */
+	ASSERT_REGS(&self->dst, &before);
+	/* ...which a reset returns to work. */
+	ASSERT_EQ(0, lm_reset_to_running(&self->dst));
+	ASSERT_STATE(&self->dst, S_RUNNING);
 	lm_buf_free(&s);
 }
 

@@ -62,23 +62,6 @@ static int sysfs_write(const char *path, const char *val)
 	return n < 0 ? -errno : 0;
 }
 
-/* The driver @bdf is bound to, "" if none. */
-static void driver_of(const char *bdf, char *buf, size_t len)
-{
-	char path[1024], target[256];
-	ssize_t n;
-	char *slash;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), SYSFS_PCI "%s/driver", bdf);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return;
-	target[n] = '\0';
-	slash = strrchr(target, '/');
-	snprintf(buf, len, "%s", slash ? slash + 1 : target);
-}
-
 bool bochs_is(const char *bdf)
 {
 	return sysfs_read_ul(bdf, "vendor") == BOCHS_VENDOR &&
@@ -93,27 +76,15 @@ static int cmp_bdf(const void *a, const void *b)
 
 static int bind_one(const char *bdf)
 {
-	char path[1024], drv[300];
+	char drv[300];
 	int ret;
 
-	driver_of(bdf, drv, sizeof(drv));
+	lm_driver_of(bdf, drv, sizeof(drv));
 	if (!strcmp(drv, LM_DRIVER_NAME))
 		return 0;
-	snprintf(path, sizeof(path), SYSFS_PCI "%s/driver_override", bdf);
-	ret = sysfs_write(path, LM_DRIVER_NAME);
+	ret = lm_bind_driver(bdf, LM_DRIVER_NAME);
 	if (ret)
 		return ret;
-	if (drv[0]) {
-		snprintf(path, sizeof(path), SYSFS_PCI "%s/driver/unbind", bdf);
-		ret = sysfs_write(path, bdf);
-		if (ret)
-			return ret;
-	}
-	/* Fails with an error if no driver took it; the link tells. */
-	sysfs_write("/sys/bus/pci/drivers_probe", bdf);
-	driver_of(bdf, drv, sizeof(drv));
-	if (strcmp(drv, LM_DRIVER_NAME))
-		return -ENODEV;
 	if (nbound_by_us < LM_MAX_DEVICES)
 		bdf_copy(bound_by_us[nbound_by_us++], bdf);
 	return 0;

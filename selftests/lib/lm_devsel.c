@@ -4,6 +4,9 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +142,59 @@ const char *lm_device(int i)
 	if (i < 0 || i >= lm_devices.n)
 		return NULL;
 	return lm_devices.bdf[i];
+}
+
+void lm_driver_of(const char *bdf, char *buf, size_t len)
+{
+	char path[512], target[512];
+	const char *slash;
+	ssize_t n;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	snprintf(buf, len, "%s", slash ? slash + 1 : target);
+}
+
+static int write_attr(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+int lm_bind_driver(const char *bdf, const char *driver)
+{
+	char path[512], drv[256];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	ret = write_attr(path, driver);
+	if (ret)
+		return ret;
+	lm_driver_of(bdf, drv, sizeof(drv));
+	if (drv[0]) {
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		ret = write_attr(path, bdf);
+		if (ret)
+			return ret;
+	}
+	/* Fails if no driver took it; the link tells. */
+	write_attr("/sys/bus/pci/drivers_probe", bdf);
+	lm_driver_of(bdf, drv, sizeof(drv));
+	return strcmp(drv, driver) ? -ENODEV : 0;
 }

@@ -12,6 +12,7 @@
 #define LM_DEVSEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LM_MAX_DEVICES		16
 #define LM_DRIVER_NAME		"livemig-vfio-pci"
@@ -34,5 +35,14 @@ bool lm_is_bdf(const char *s);
 int lm_select_devices(int *argc, char **argv);
 /* The i-th selected device, or NULL. */
 const char *lm_device(int i);
+
+/* The name of the driver @bdf is bound to into @buf, "" if none. */
+void lm_driver_of(const char *bdf, char *buf, size_t len);
+/*
+ * Bind @bdf to @driver through driver_override and drivers_probe,
+ * unbinding it from its driver first (even if that is @driver: a new
+ * probe).  0 once the device is bound to @driver, else a negative errno.
+ */
+int lm_bind_driver(const char *bdf, const char *driver);
 
 #endif /* LM_DEVSEL_H */

@@ -129,6 +129,9 @@ int edu_dma_start(struct lm_dev *d, uint64_t src, uint64_t dst, uint64_t cnt,
 	ret = ret ?: lm_bar_write64(d, 0, EDU_REG_DMA_DST, dst);
 	ret = ret ?: lm_bar_write64(d, 0, EDU_REG_DMA_CNT, cnt);
 	ret = ret ?: lm_bar_write64(d, 0, EDU_REG_DMA_CMD, cmd);
+	/* RAM->edu: the driver cannot save the device until it probes it. */
+	if (!ret && (cmd & EDU_DMA_RUN) && !(cmd & EDU_DMA_TO_RAM))
+		d->rebind_on_close = true;
 	return ret;
 }
 

@@ -16,6 +16,7 @@
 #include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 
+#include "lm_devsel.h"
 #include "lm_vfio.h"
 
 #define LM_SYSFS_PCI	"/sys/bus/pci/devices"
@@ -417,9 +418,18 @@ void lm_dev_close_device(struct lm_dev *d)
 
 void lm_dev_close(struct lm_dev *d)
 {
+	int ret;
+
 	if (d->be)
 		d->be->close(d);
 	d->be = NULL;
+	if (d->rebind_on_close) {
+		d->rebind_on_close = false;
+		ret = lm_bind_driver(d->bdf, LM_DRIVER_NAME);
+		if (ret)
+			fprintf(stderr, "# rebind %s to %s: %s\n", d->bdf,
+				LM_DRIVER_NAME, strerror(-ret));
+	}
 }
 
 int lm_dev_info(struct lm_dev *d, struct vfio_device_info *info)

@@ -65,6 +65,13 @@ struct lm_dev {
 	uint32_t ioas_id;	/* cdev backend: the IOAS, 0 if none */
 	uint32_t dev_id;	/* cdev backend: iommufd's id of the device */
 	int fd;			/* the VFIO device fd, -1 when closed */
+	/*
+	 * lm_dev_close() binds the device to the driver again once it is
+	 * closed: set by edu_dma_start() for a RAM->edu DMA, which leaves
+	 * the driver unable to save the device until it probes it again
+	 * (and zeroes edu's buffer).  A test of that rule clears it.
+	 */
+	bool rebind_on_close;
 };
 
 /* Backends, and the one LIVEMIG_VFIO_BACKEND (default "group") names. */
