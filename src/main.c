@@ -637,6 +637,8 @@ static int livemig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(ld);
 
 	dev_set_drvdata(&pdev->dev, &ld->core);
+	if (ld->engine->probe)
+		ld->engine->probe(ld);
 	ret = vfio_pci_core_register_device(&ld->core);
 	if (ret)
 		goto err_put;

@@ -68,6 +68,15 @@ enum livemig_save_phase {
  *
  * @match: probe time, no lock: return true if this engine drives @pdev
  *	(e.g. check the class code).  May not sleep for long.
+ * @probe: the driver binds to the function, before the device is
+ *	registered with vfio (no user can reach it, no lock needed).  The
+ *	function is in D0 and not enabled; the engine may enable it, map
+ *	BARs with pci_iomap() and use the DMA API while no user owns the
+ *	IOMMU group (iommu_group_dma_owner_claimed()), and must leave it
+ *	disabled and unmapped.  The one place where a driver can put device
+ *	state that the user cannot reach into a known condition, e.g. an
+ *	internal buffer only DMA can read.  Engine private data set here
+ *	outlives every open: @open must keep it.
  * @open: device opened (RUNNING), before any other op of this open.
  *	Reset engine bookkeeping and set up BAR mappings.
  * @close: device closing.  Sessions are already disabled.
@@ -122,8 +131,9 @@ enum livemig_save_phase {
  *	found so far (the core adds what is produced but unread).
  *
  * @check_identity: resuming: is a source with @id and @blob compatible
- *	with this device?  0, or -EPROTO.  The core already checked the PCI
- *	IDs and engine version.
+ *	with this device?  0, -EPROTO, or another negative errno when this
+ *	device cannot take any state now (write() on the data FD returns
+ *	it).  The core already checked the PCI IDs and engine version.
  * @resume_begin: a resuming session starts: forget anything staged.
  *	Return 0 or a negative errno (the arc to RESUMING then fails).
  * @stage: one validated record of a resuming stream: check it and keep
@@ -165,6 +175,7 @@ struct livemig_engine {
 	bool tracks_dma;
 
 	bool (*match)(struct pci_dev *pdev);
+	void (*probe)(struct livemig_device *ld);
 	int (*open)(struct livemig_device *ld);
 	void (*close)(struct livemig_device *ld);
 

@@ -31,14 +31,29 @@
  * again.  RAM->edu DMA writes no guest memory and marks nothing.
  *
  * Limit: the 4 KiB DMA buffer inside the device can only be read by DMA
- * into the user's IOVA space, which the driver does not own.  Once a
- * RAM->edu DMA has written it during an open of the device, save streams
- * fail with -EOPNOTSUPP (read() on the data FD) rather than silently lose
- * it; the FSM arcs still succeed, so the VM keeps running on the source.
- * What an earlier user of the device (another open, another driver) left
- * in the buffer is beyond what the engine can know, and is not detected.
+ * into the user's IOVA space, which the driver does not own, and edu keeps
+ * it across resets, opens and drivers.  So the engine makes it provably
+ * clean when it can and refuses to migrate it when it is not:
+ *  - at probe (driver bound, no user can reach the device yet, the IOMMU
+ *    group unclaimed) the engine zeroes the buffer with a RAM->edu DMA of
+ *    its own from a zeroed DMA API buffer: whatever an earlier driver or
+ *    user left there is gone, and the buffer is known to hold zeroes;
+ *  - a RAM->edu DMA rung by a user (any open) puts bytes there the driver
+ *    cannot read: from then on, until the driver is bound again, save
+ *    streams fail with -EOPNOTSUPP (read() on the data FD), and a
+ *    resuming stream is refused with -EOPNOTSUPP (write()) as well,
+ *    because a destination's guest would expect the source's zeroes; the
+ *    FSM arcs still succeed, so the VM keeps running on the source;
+ *  - if the probe-time zeroing cannot be done (no DMA, a user owns the
+ *    group, the device does not finish), the buffer is unknown from the
+ *    start, with the same effect, and the kernel log says why.
+ * Unbinding and binding the function again (or a hot-unplug and plug)
+ * makes it migratable again.
  */
 #include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/iommu.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 
@@ -62,6 +77,9 @@
 #define EDU_IRQ_FACT		0x1
 #define EDU_DMA_RUN		0x1
 #define EDU_DMA_TO_RAM		0x2
+/* The device's internal DMA buffer: its address on the device side. */
+#define EDU_DMA_BUF_ADDR	0x40000
+#define EDU_DMA_BUF_SIZE	4096
 
 #define EDU_ENGINE_ID		0x00454455	/* "EDU" */
 #define EDU_ENGINE_VERSION	1
@@ -92,8 +110,11 @@ struct edu_state {
 
 /**
  * struct edu_dev - engine private data, protected by the state_mutex
+ * @buf_unknown: the DMA buffer may hold bytes other than zeroes (set at
+ *	probe if it could not be zeroed, and by any RAM->edu doorbell);
+ *	kept for the device's life, across opens
+ * @sess: what an open starts afresh (edu_open() clears it)
  * @id: ID register, read at open
- * @dma_tainted: a RAM->edu DMA was started during this open
  * @held_cmd: the doorbell held while quiesced, 0 if none
  * @cmd_shadow: DMA command the user reads instead of the device's
  * @cmd_shadow_valid: @cmd_shadow is in force (until the next doorbell)
@@ -106,8 +127,9 @@ struct edu_state {
  * @dma_hi: last byte of it; @dma_lo > @dma_hi when nothing is in flight
  */
 struct edu_dev {
+	bool buf_unknown;
+	struct_group(sess,
 	u32 id;
-	bool dma_tainted;
 	u64 held_cmd;
 	u64 cmd_shadow;
 	bool cmd_shadow_valid;
@@ -118,6 +140,7 @@ struct edu_dev {
 	bool fact_irq_due;
 	u64 dma_lo;
 	u64 dma_hi;
+	);
 };
 
 static void edu_dma_clear(struct edu_dev *ed)
@@ -168,7 +191,7 @@ static int edu_doorbell(struct livemig_device *ld, u64 cmd)
 
 	ed->cmd_shadow_valid = false;
 	if (!(cmd & EDU_DMA_TO_RAM)) {
-		ed->dma_tainted = true;
+		ed->buf_unknown = true;
 		return 0;
 	}
 	/* Forget DMA that has landed, so the window spans only what may run. */
@@ -183,6 +206,114 @@ static int edu_doorbell(struct livemig_device *ld, u64 cmd)
 				     U64_MAX : dst + cnt - 1);
 	edu_dma_mark(ld);
 	return 0;
+}
+
+/* Wait, bounded, for edu's DMA engine; the device is ours alone. */
+static int edu_probe_wait(void __iomem *bar)
+{
+	ktime_t end = ktime_add_ms(ktime_get(), EDU_WAIT_MS);
+
+	while (readq(bar + EDU_REG_DMA_CMD) & EDU_DMA_RUN) {
+		if (ktime_after(ktime_get(), end))
+			return -ETIMEDOUT;
+		usleep_range(1000, 2000);
+	}
+	return 0;
+}
+
+static bool edu_group_claimed(struct pci_dev *pdev)
+{
+	struct iommu_group *group = iommu_group_get(&pdev->dev);
+	bool claimed;
+
+	if (!group)
+		return false;
+	claimed = iommu_group_dma_owner_claimed(group);
+	iommu_group_put(group);
+	return claimed;
+}
+
+/*
+ * Zero the internal DMA buffer by a RAM->edu DMA from a zeroed buffer of
+ * the DMA API.  Only at probe: the function is not registered with vfio
+ * yet and, with its IOMMU group unclaimed, in the kernel's DMA domain.
+ * Returns 0 once the device has copied the zeroes.
+ */
+static int edu_zero_dma_buffer(struct pci_dev *pdev)
+{
+	void __iomem *bar;
+	dma_addr_t iova;
+	void *zero;
+	int ret;
+
+	if (pci_resource_len(pdev, EDU_BAR) < EDU_REG_DMA_CMD + 8)
+		return -ENODEV;
+	ret = dma_set_mask_and_coherent(&pdev->dev,
+					DMA_BIT_MASK(min(edu_dma_bits, 64U)));
+	if (ret)
+		return ret;
+	ret = pci_enable_device_mem(pdev);
+	if (ret)
+		return ret;
+	bar = pci_iomap(pdev, EDU_BAR, EDU_REG_DMA_CMD + 8);
+	if (!bar) {
+		ret = -ENOMEM;
+		goto out_disable;
+	}
+	zero = dma_alloc_coherent(&pdev->dev, EDU_DMA_BUF_SIZE, &iova,
+				  GFP_KERNEL);
+	if (!zero) {
+		ret = -ENOMEM;
+		goto out_unmap;
+	}
+	/* A DMA an earlier owner started must not overlap ours. */
+	ret = edu_probe_wait(bar);
+	if (ret)
+		goto out_free;
+	if (edu_group_claimed(pdev)) {
+		ret = -EBUSY;
+		goto out_free;
+	}
+	pci_set_master(pdev);
+	writeq(iova, bar + EDU_REG_DMA_SRC);
+	writeq(EDU_DMA_BUF_ADDR, bar + EDU_REG_DMA_DST);
+	writeq(EDU_DMA_BUF_SIZE, bar + EDU_REG_DMA_CNT);
+	writeq(EDU_DMA_RUN, bar + EDU_REG_DMA_CMD);
+	ret = edu_probe_wait(bar);
+	pci_clear_master(pdev);
+	if (ret) {
+		/* The device may still read it: leak it rather than reuse. */
+		goto out_unmap;
+	}
+	/* A user who claimed the group meanwhile got our DMA in its domain. */
+	if (edu_group_claimed(pdev))
+		ret = -EBUSY;
+out_free:
+	dma_free_coherent(&pdev->dev, EDU_DMA_BUF_SIZE, zero, iova);
+out_unmap:
+	pci_iounmap(pdev, bar);
+out_disable:
+	pci_disable_device(pdev);
+	return ret;
+}
+
+/**
+ * edu_probe() - put the DMA buffer in a known state when the driver binds
+ * @ld: the device, not yet registered with vfio
+ *
+ * See the "Limit" paragraph at the top of this file.
+ */
+static void edu_probe(struct livemig_device *ld)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+	struct pci_dev *pdev = livemig_pdev(ld);
+	int ret = edu_zero_dma_buffer(pdev);
+
+	ed->buf_unknown = ret != 0;
+	if (ret)
+		pci_warn(pdev,
+			 "livemig: edu DMA buffer could not be zeroed (%d); the device cannot be migrated until it is bound again\n",
+			 ret);
 }
 
 static bool edu_match(struct pci_dev *pdev)
@@ -271,7 +402,7 @@ static int edu_open(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
 
-	memset(ed, 0, sizeof(*ed));
+	memset(&ed->sess, 0, sizeof(ed->sess));
 	edu_dma_clear(ed);
 	return livemig_hw_read32(ld, EDU_BAR, EDU_REG_ID, &ed->id);
 }
@@ -386,10 +517,10 @@ static int edu_save_check(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
 
-	if (!ed->dma_tainted)
+	if (!ed->buf_unknown)
 		return 0;
 	pci_warn_once(livemig_pdev(ld),
-		      "livemig: edu DMA buffer was written by RAM->edu DMA; its contents cannot be saved\n");
+		      "livemig: edu DMA buffer may hold data only DMA can read (RAM->edu DMA since the driver bound); its contents cannot be saved\n");
 	return -EOPNOTSUPP;
 }
 
@@ -476,6 +607,12 @@ static int edu_check_identity(struct livemig_device *ld,
 
 	if (len != 4 || lm_get32(blob) != ed->id)
 		return -LM_EINCOMPAT;
+	/* The source's buffer held zeroes; this one may not. */
+	if (ed->buf_unknown) {
+		pci_warn_once(livemig_pdev(ld),
+			      "livemig: edu DMA buffer may hold data left by RAM->edu DMA; refusing to load a state that expects it zeroed\n");
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
@@ -624,6 +761,7 @@ const struct livemig_engine edu_engine = {
 	.priv_size = sizeof(struct edu_dev),
 	.tracks_dma = true,
 	.match = edu_match,
+	.probe = edu_probe,
 	.open = edu_open,
 	.bar_read = edu_bar_read,
 	.bar_write = edu_bar_write,
