@@ -113,7 +113,6 @@ struct edu_state {
  * @buf_unknown: the DMA buffer may hold bytes other than zeroes (set at
  *	probe if it could not be zeroed, and by any RAM->edu doorbell);
  *	kept for the device's life, across opens
- * @sess: what an open starts afresh (edu_open() clears it)
  * @id: ID register, read at open
  * @held_cmd: the doorbell held while quiesced, 0 if none
  * @cmd_shadow: DMA command the user reads instead of the device's
@@ -128,7 +127,6 @@ struct edu_state {
  */
 struct edu_dev {
 	bool buf_unknown;
-	struct_group(sess,
 	u32 id;
 	u64 held_cmd;
 	u64 cmd_shadow;
@@ -140,7 +138,6 @@ struct edu_dev {
 	bool fact_irq_due;
 	u64 dma_lo;
 	u64 dma_hi;
-	);
 };
 
 static void edu_dma_clear(struct edu_dev *ed)
@@ -401,8 +398,11 @@ static int edu_wait_fact_irq(struct livemig_device *ld)
 static int edu_open(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
+	bool buf_unknown = ed->buf_unknown;
 
-	memset(&ed->sess, 0, sizeof(ed->sess));
+	/* An open starts afresh; the buffer's condition does not. */
+	memset(ed, 0, sizeof(*ed));
+	ed->buf_unknown = buf_unknown;
 	edu_dma_clear(ed);
 	return livemig_hw_read32(ld, EDU_BAR, EDU_REG_ID, &ed->id);
 }
