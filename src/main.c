@@ -483,11 +483,19 @@ out:
 /*
  * Region data is the device's bytes, little-endian for PCI (vfio-pci
  * core's accessors are the big-endian ones on big-endian hosts so that
- * they move bytes unchanged); engines see register values.
+ * they move bytes unchanged); engines see register values.  A trapped
+ * access as the user's buffer holds it:
  */
+union livemig_access {
+	u8 b;
+	__le16 w;
+	__le32 l;
+	__le64 q;
+};
+
 static int livemig_user_to_val(u64 *val, const char __user *buf, int size)
 {
-	union { u8 b; __le16 w; __le32 l; __le64 q; } raw;
+	union livemig_access raw;
 
 	if (copy_from_user(&raw, buf, size))
 		return -EFAULT;
@@ -509,7 +517,7 @@ static int livemig_user_to_val(u64 *val, const char __user *buf, int size)
 
 static int livemig_val_to_user(char __user *buf, u64 val, int size)
 {
-	union { u8 b; __le16 w; __le32 l; __le64 q; } raw;
+	union livemig_access raw;
 
 	switch (size) {
 	case 1:
