@@ -267,12 +267,13 @@ void __iomem *livemig_hw_iomem(struct livemig_device *ld, int bar, u64 off,
 
 static const struct livemig_engine *livemig_find_engine(struct pci_dev *pdev)
 {
-	const struct livemig_engine *const *e;
+	const struct pci_device_id *id = pci_match_id(livemig_pci_table, pdev);
+	const struct livemig_engine *e;
 
-	for (e = livemig_engines; *e; e++)
-		if (!(*e)->match || (*e)->match(pdev))
-			return *e;
-	return NULL;
+	if (!id)
+		return NULL;
+	e = (const struct livemig_engine *)id->driver_data;
+	return !e->match || e->match(pdev) ? e : NULL;
 }
 
 static int livemig_init_dev(struct vfio_device *vdev)
@@ -696,13 +697,6 @@ static const struct pci_error_handlers livemig_err_handlers = {
 	.reset_done = livemig_reset_done,
 	.error_detected = vfio_pci_core_aer_err_detected,
 };
-
-static const struct pci_device_id livemig_pci_table[] = {
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(LIVEMIG_VENDOR_QEMU, 0x11e8) },
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(LIVEMIG_VENDOR_QEMU, 0x1111) },
-	{}
-};
-MODULE_DEVICE_TABLE(pci, livemig_pci_table);
 
 static struct pci_driver livemig_pci_driver = {
 	.name = "livemig-vfio-pci",

@@ -66,8 +66,10 @@ enum livemig_save_phase {
  * @tracks_dma: the engine reports every DMA write of its device through
  *	livemig_dirty_mark(), so the core offers DMA logging (vfio_log_ops)
  *
- * @match: probe time, no lock: return true if this engine drives @pdev
- *	(e.g. check the class code).  May not sleep for long.
+ * @match: probe time, no lock, optional: @pdev matched the engine's line
+ *	in the module's PCI id table (src/engines/engines.c); return true
+ *	if the engine drives it after all (e.g. check the class code).  May
+ *	not sleep for long.
  * @probe: the driver binds to the function, before the device is
  *	registered with vfio (no user can reach it, no lock needed).  The
  *	function is in D0 and not enabled; the engine may enable it, map
@@ -232,7 +234,10 @@ int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val);
 void __iomem *livemig_hw_iomem(struct livemig_device *ld, int bar, u64 off,
 			       size_t len);
 
-/* All engines the module knows, NULL-terminated (src/engines/engines.c). */
-extern const struct livemig_engine *const livemig_engines[];
+/*
+ * The module's PCI id table, each entry's driver_data its engine
+ * (src/engines/engines.c).
+ */
+extern const struct pci_device_id livemig_pci_table[];
 
 #endif /* LIVEMIG_ENGINE_H */

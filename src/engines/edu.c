@@ -313,11 +313,6 @@ static void edu_probe(struct livemig_device *ld)
 			 ret);
 }
 
-static bool edu_match(struct pci_dev *pdev)
-{
-	return pdev->vendor == LIVEMIG_VENDOR_QEMU && pdev->device == 0x11e8;
-}
-
 static bool edu_stopped(struct livemig_device *ld)
 {
 	switch (livemig_state(ld)) {
@@ -760,7 +755,6 @@ const struct livemig_engine edu_engine = {
 	.trapped_bars = BIT(EDU_BAR),
 	.priv_size = sizeof(struct edu_dev),
 	.tracks_dma = true,
-	.match = edu_match,
 	.probe = edu_probe,
 	.open = edu_open,
 	.bar_read = edu_bar_read,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Engine objects, one line each.  Only src/engines/engines.c uses this.
+ * Engine objects, one line each.  Only src/engines/engines.c includes
+ * this, for its table of functions and engines.
  */
 #ifndef LIVEMIG_ENGINES_H
 #define LIVEMIG_ENGINES_H
