@@ -53,6 +53,7 @@ void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len)
 	u64 end, first, last;
 	u32 i;
 
+	lockdep_assert_held(&ld->state_mutex);
 	if (!d || !len)
 		return;
 	end = iova + len - 1;
@@ -87,6 +88,7 @@ static void livemig_dirty_free(struct livemig_dirty *d)
  */
 void livemig_dirty_stop_locked(struct livemig_device *ld)
 {
+	lockdep_assert_held(&ld->state_mutex);
 	livemig_dirty_free(ld->dirty);
 	ld->dirty = NULL;
 }

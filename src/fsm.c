@@ -39,6 +39,7 @@ bool livemig_precopy_enabled(void)
  */
 void livemig_reset_state_locked(struct livemig_device *ld)
 {
+	lockdep_assert_held(&ld->state_mutex);
 	livemig_dirty_stop_locked(ld);
 	if (ld->saving)
 		livemig_file_disable_locked(ld->saving);
@@ -145,6 +146,7 @@ static struct file *livemig_step(struct livemig_device *ld,
 	const struct livemig_engine *e = ld->engine;
 	int ret;
 
+	lockdep_assert_held(&ld->state_mutex);
 	switch (ARC(ld->mig_state, next)) {
 	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P):
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P):
@@ -181,6 +183,7 @@ static struct file *livemig_step(struct livemig_device *ld,
 		break;
 	default:
 		/* vfio_mig_get_next_state() never asks for another arc. */
+		WARN_ON_ONCE(1);
 		ret = -EINVAL;
 		break;
 	}

@@ -85,6 +85,7 @@ struct pci_dev *livemig_pdev(struct livemig_device *ld)
  */
 enum vfio_device_mig_state livemig_state(struct livemig_device *ld)
 {
+	lockdep_assert_held(&ld->state_mutex);
 	return ld->mig_state;
 }
 
@@ -108,6 +109,7 @@ int livemig_hw_begin(struct livemig_device *ld)
 {
 	struct pci_dev *pdev = ld->core.pdev;
 
+	lockdep_assert_held(&ld->state_mutex);
 	down_write(&ld->core.memory_lock);
 	if (!livemig_powered(pdev)) {
 		up_write(&ld->core.memory_lock);
@@ -153,6 +155,8 @@ static int livemig_hw_rw(struct livemig_device *ld, int bar, u64 off,
 {
 	void __iomem *io = livemig_bar_io(ld, bar, off, size);
 
+	/* Inside livemig_hw_begin() (write) or a trapped access (read). */
+	lockdep_assert_held(&ld->core.memory_lock);
 	if (!io)
 		return -EINVAL;
 	switch (size) {
@@ -260,6 +264,7 @@ int livemig_hw_write64(struct livemig_device *ld, int bar, u64 off, u64 val)
 void __iomem *livemig_hw_iomem(struct livemig_device *ld, int bar, u64 off,
 			       size_t len)
 {
+	lockdep_assert_held(&ld->core.memory_lock);
 	return livemig_bar_io(ld, bar, off, len);
 }
 
@@ -465,6 +470,7 @@ static int livemig_trapped_one(struct livemig_device *ld, int bar, u64 off,
 	const struct livemig_engine *e = ld->engine;
 	int ret = LIVEMIG_PASS;
 
+	lockdep_assert_held(&ld->state_mutex);
 	down_read(&ld->core.memory_lock);
 	if (!livemig_mem_enabled(ld)) {
 		ret = -EIO;

@@ -200,6 +200,8 @@ int livemig_save_locked(struct livemig_file *migf,
 	struct livemig_save s = { .migf = migf, .start = migf->produced };
 	int ret;
 
+	lockdep_assert_held(&migf->ld->state_mutex);
+
 	if (migf->err || migf->final)
 		return migf->err;
 	ret = livemig_hw_begin(ld);
@@ -245,6 +247,8 @@ static bool livemig_in_precopy(struct livemig_file *migf)
 static void livemig_fill_locked(struct livemig_file *migf, size_t want)
 {
 	u64 start = migf->spent;
+
+	lockdep_assert_held(&migf->ld->state_mutex);
 
 	while (migf->more && !migf->err &&
 	       migf->produced - migf->consumed < want) {
@@ -314,6 +318,8 @@ int livemig_save_start_locked(struct livemig_file *migf, bool precopy)
 {
 	u8 hdr[LM_HDR_LEN];
 	int ret;
+
+	lockdep_assert_held(&migf->ld->state_mutex);
 
 	lm_encode_header(hdr, migf->ld->engine->engine_id);
 	ret = livemig_append(migf, hdr, sizeof(hdr));
@@ -393,6 +399,8 @@ static void livemig_file_free_data(struct livemig_file *migf)
 void livemig_file_disable_locked(struct livemig_file *migf)
 {
 	struct livemig_device *ld = migf->ld;
+
+	lockdep_assert_held(&migf->ld->state_mutex);
 
 	migf->disabled = true;
 	livemig_file_free_data(migf);
@@ -560,6 +568,8 @@ int livemig_resume_finish_locked(struct livemig_file *migf)
 {
 	struct livemig_device *ld = migf->ld;
 	int ret;
+
+	lockdep_assert_held(&migf->ld->state_mutex);
 
 	ret = lm_parser_finish(&migf->parser);
 	if (ret) {
