@@ -11,6 +11,7 @@
 #                      "N passed, N failed, N skipped" (T=<pattern> for some)
 #   make check-debug   the same on the debug kernel (KASAN, lockdep, ...)
 #   make demo          a live migration of a VM with an assigned edu, reported
+#   make demo-libvirt  the same through libvirt (virsh migrate --live)
 #   make bench         the benchmark (build/report/bench.{json,md})
 #   make shell         a shell in the rig, module loaded and edu bound
 #   make fuzz          fuzz the stream parser (FUZZ_SECONDS, default 60)
@@ -23,7 +24,7 @@ TEST_KDIR = /lib/modules/$(TEST_KVER)/build
 BUILD := $(CURDIR)/build
 SETUP := $(CURDIR)/scripts/setup
 
-.PHONY: setup test-modules selftests tools check check-debug fuzz bench demo shell FORCE
+.PHONY: setup test-modules selftests tools check check-debug fuzz bench demo demo-libvirt shell FORCE
 
 setup:
 	@$(SETUP)
@@ -99,6 +100,13 @@ demo: setup
 	$(MAKE) tools
 	$(MAKE) -C selftests/guest
 	@$(CURDIR)/scripts/vm -- scripts/demo-guest
+
+# The same migration driven by libvirt: two daemons in the rig, virsh
+# migrate --live (scripts/demo-libvirt runs inside the guest).
+demo-libvirt: setup
+	$(MAKE) test-modules
+	$(MAKE) -C selftests/guest
+	@$(CURDIR)/scripts/vm -- scripts/demo-libvirt
 
 # An interactive shell in the rig, module loaded and edu devices bound.
 shell: setup
