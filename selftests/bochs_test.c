@@ -114,6 +114,24 @@ FIXTURE_TEARDOWN(bochs)
 }
 
 /*
+ * Resume the destination from the saved stream, written in chunks @c: it
+ * must take it, and its VRAM must then equal the source's.
+ */
+static void resume_matches(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(bochs) *self, struct lm_chunker c)
+{
+	int we, se;
+	long diff;
+
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       c, &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+}
+
+/*
  * Fill VRAM through the mapping: every third page zero, every seventh
  * page zero but for its last byte, the rest a pattern of @seed.
  */
@@ -168,8 +186,7 @@ TEST_F(bochs, roundtrip_stop_copy)
 	const char *why = NULL;
 	uint8_t *cover;
 	size_t nonzero;
-	int we, se, pg;
-	long diff;
+	int pg;
 	char d[512];
 
 	nonzero = fill_mixed(self->vsrc, self->npages, SEED_SRC);
@@ -201,12 +218,7 @@ TEST_F(bochs, roundtrip_stop_copy)
 	       nonzero * 100 / self->npages, st.len, st.nrec[LM_REC_PAGES],
 	       st.nrec[LM_REC_ZERO]);
 
-	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
-			       LM_CHUNK_RANDOM(70000, 7), &we, &se))
-		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
-		       strerror(-se));
-	diff = first_diff(self->vsrc, self->vdst, self->vram);
-	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	resume_matches(_metadata, self, LM_CHUNK_RANDOM(70000, 7));
 	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
 	EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
 		TH_LOG("registers (expected!=got):%s", d);
@@ -338,10 +350,10 @@ TEST_F(bochs, golden_stream_resumes)
 TEST_F(bochs, read_produces_bounded)
 {
 	const size_t big = 64 << 20, bound = 4 << 20;
-	int fd = -1, we, se;
+	int fd = -1;
 	size_t largest = 0;
 	uint8_t *buf;
-	long n, diff;
+	long n;
 
 	ASSERT_LT(bound, self->vram) TH_LOG("VRAM too small to tell");
 	fill_all(self->vsrc, self->npages, SEED_SRC);
@@ -360,12 +372,7 @@ TEST_F(bochs, read_produces_bounded)
 	ASSERT_EQ(0, n) TH_LOG("read: %s", strerror((int)-n));
 	EXPECT_GE(bound, largest) TH_LOG("one read returned %zu bytes", largest);
 	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
-	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
-			       LM_CHUNK_ALL, &we, &se))
-		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
-		       strerror(-se));
-	diff = first_diff(self->vsrc, self->vdst, self->vram);
-	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	resume_matches(_metadata, self, LM_CHUNK_ALL);
 }
 
 /*
@@ -382,9 +389,9 @@ TEST_F(bochs, read_examines_bounded)
 {
 	const size_t big = 64 << 20, bound = 4 << 20;
 	struct vfio_precopy_info info;
-	int we, se, end;
+	int end;
 	uint8_t *buf;
-	long n, diff;
+	long n;
 
 	LM_NEED_PRECOPY(&self->src);
 	ASSERT_LT(bound, self->vram) TH_LOG("VRAM too small to tell");
@@ -407,12 +414,7 @@ TEST_F(bochs, read_examines_bounded)
 	ASSERT_EQ(LM_END_PERM, end);
 	lm_close(&self->fd);
 	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
-	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
-			       LM_CHUNK_ALL, &we, &se))
-		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
-		       strerror(-se));
-	diff = first_diff(self->vsrc, self->vdst, self->vram);
-	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	resume_matches(_metadata, self, LM_CHUNK_ALL);
 }
 
 /*
@@ -508,8 +510,7 @@ TEST_F(bochs, roundtrip_precopy_rewritten)
 	struct bochs_sstat st;
 	const char *why = NULL;
 	uint8_t *cover;
-	int end, we, se, bad;
-	long diff;
+	int end, bad;
 	char d[512];
 
 	LM_NEED_PRECOPY(&self->src);
@@ -560,12 +561,7 @@ TEST_F(bochs, roundtrip_precopy_rewritten)
 	EXPECT_EQ(-1, bad) TH_LOG("page %d never sent", bad);
 	EXPECT_EQ(1U, st.nrec[LM_REC_STATE]);
 
-	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
-			       LM_CHUNK(131072), &we, &se))
-		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
-		       strerror(-se));
-	diff = first_diff(self->vsrc, self->vdst, self->vram);
-	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
+	resume_matches(_metadata, self, LM_CHUNK(131072));
 	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
 	EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
 		TH_LOG("registers (expected!=got):%s", d);

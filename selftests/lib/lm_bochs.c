@@ -49,19 +49,6 @@ static long sysfs_read_ul(const char *bdf, const char *attr)
 	return strtol(buf, NULL, 0);
 }
 
-static int sysfs_write(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 bool bochs_is(const char *bdf)
 {
 	return sysfs_read_ul(bdf, "vendor") == BOCHS_VENDOR &&
@@ -128,10 +115,10 @@ void bochs_unbind_all(void)
 
 		snprintf(path, sizeof(path), SYSFS_DRIVERS LM_DRIVER_NAME
 			 "/unbind");
-		sysfs_write(path, bdf);
+		lm_sysfs_write(path, bdf);
 		snprintf(path, sizeof(path), SYSFS_PCI "%s/driver_override",
 			 bdf);
-		sysfs_write(path, "\n");
+		lm_sysfs_write(path, "\n");
 	}
 	nbound_by_us = 0;
 }

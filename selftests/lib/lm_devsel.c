@@ -160,7 +160,7 @@ void lm_driver_of(const char *bdf, char *buf, size_t len)
 	snprintf(buf, len, "%s", slash ? slash + 1 : target);
 }
 
-static int write_attr(const char *path, const char *val)
+int lm_sysfs_write(const char *path, const char *val)
 {
 	ssize_t n;
 	int fd;
@@ -182,19 +182,19 @@ int lm_bind_driver(const char *bdf, const char *driver)
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
 		 bdf);
-	ret = write_attr(path, driver);
+	ret = lm_sysfs_write(path, driver);
 	if (ret)
 		return ret;
 	lm_driver_of(bdf, drv, sizeof(drv));
 	if (drv[0]) {
 		snprintf(path, sizeof(path),
 			 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-		ret = write_attr(path, bdf);
+		ret = lm_sysfs_write(path, bdf);
 		if (ret)
 			return ret;
 	}
 	/* Fails if no driver took it; the link tells. */
-	write_attr("/sys/bus/pci/drivers_probe", bdf);
+	lm_sysfs_write("/sys/bus/pci/drivers_probe", bdf);
 	lm_driver_of(bdf, drv, sizeof(drv));
 	return strcmp(drv, driver) ? -ENODEV : 0;
 }

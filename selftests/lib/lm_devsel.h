@@ -36,6 +36,8 @@ int lm_select_devices(int *argc, char **argv);
 /* The i-th selected device, or NULL. */
 const char *lm_device(int i);
 
+/* Write @val to the sysfs attribute @path: 0 or a negative errno. */
+int lm_sysfs_write(const char *path, const char *val);
 /* The name of the driver @bdf is bound to into @buf, "" if none. */
 void lm_driver_of(const char *bdf, char *buf, size_t len);
 /*
