@@ -17,6 +17,7 @@
 #   lv_b CMD...         run CMD in daemon B's mount namespace
 #   lv_qmp_sent DAEMON CMD  the QMP commands named CMD daemon a or b sent
 #   lv_cleanup          stop the daemons, undo the mounts
+#   lv_give_back BDF... bind the functions to livemig-vfio-pci again
 #   lv_domain_xml, lv_relay, lv_wait_line, lv_verify, lv_why: a test
 #                       domain running the payload, and talking to it
 #
@@ -197,6 +198,20 @@ lv_verify() {
 
 # lv_why NAME: the payload's verdict lines
 lv_why() { grep -m3 -E 'LMG (CHECK-FAIL|RESULT|EXCEPTION)' "$LV_TMP/$1.out" 2>/dev/null | tr '\n' ' '; }
+
+# lv_give_back BDF...: bind each function to livemig-vfio-pci again, as
+# the rig had it, unless it is bound to it already
+lv_give_back() {
+	local b drv
+
+	for b in "$@"; do
+		drv=$(basename "$(readlink "/sys/bus/pci/devices/$b/driver" 2>/dev/null)" 2>/dev/null)
+		[ "$drv" = livemig-vfio-pci ] && continue
+		[ -z "$drv" ] || echo "$b" >"/sys/bus/pci/devices/$b/driver/unbind"
+		echo livemig-vfio-pci >"/sys/bus/pci/devices/$b/driver_override"
+		echo "$b" >/sys/bus/pci/drivers_probe
+	done
+}
 
 lv_cleanup() {
 	local m
