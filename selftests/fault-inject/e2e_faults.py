@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """
-e2e_faults: nested-QEMU live migrations (scripts/e2e-migrate's harness)
+e2e_faults: nested-QEMU live migrations (the e2e harness, selftests/e2e)
 with failslab, fail_page_alloc and fail_usercopy aimed at the livemig
 module.  Run by selftests/suites.d/fault-inject-e2e on the debug kernel
 (skipped elsewhere); see Documentation/robustness.md.
@@ -57,8 +57,6 @@ fault, from which each round names where its faults landed).
 TAP out; exit 0 all passed, 1 a failure, 4 skipped.
 """
 
-import importlib.machinery
-import importlib.util
 import os
 import random
 import re
@@ -71,6 +69,15 @@ sys.dont_write_bytecode = True
 
 REPO = os.environ.get('LIVEMIG_REPO') or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__)))))
+
+from e2e import checks, cli, migration  # noqa: E402 - after the path above
+from e2e.common import HarnessError  # noqa: E402
+from e2e.harness import Harness  # noqa: E402
+from e2e.qmp import QMPError  # noqa: E402
+from e2e.vm import kill_all, shell_quote  # noqa: E402
+
 DBG = '/sys/kernel/debug'
 MOD = 'livemig_vfio_pci'
 ALL_ATTRS = ('failslab', 'fail_page_alloc', 'fail_usercopy')
@@ -110,16 +117,6 @@ def bail(why):
     """What the rig always provides is missing: a failure, not a skip."""
     print('Bail out! %s' % why)
     sys.exit(1)
-
-
-def load_e2e():
-    """scripts/e2e-migrate as a module: its harness, QEMU and QMP code."""
-    path = os.path.join(REPO, 'scripts', 'e2e-migrate')
-    loader = importlib.machinery.SourceFileLoader('e2e_migrate', path)
-    spec = importlib.util.spec_from_loader('e2e_migrate', loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
 
 
 # --- debugfs fault attributes ----------------------------------------------
@@ -310,22 +307,21 @@ class Round:
 
 
 class Runner:
-    def __init__(self, e2e, h, faults, out):
-        self.e2e, self.h, self.faults, self.out = e2e, h, faults, out
+    def __init__(self, h, faults, out):
+        self.h, self.faults, self.out = h, faults, out
         self.tap = h.tap
         self.real_qemu = h.qemu
         self.wrapper = os.path.join(out, 'qemu-make-it-fail')
         with open(self.wrapper, 'w') as f:
             f.write('#!/bin/sh\n# QEMU with make-it-fail set from exec on.\n'
                     'echo 1 >/proc/self/make-it-fail || exit 126\n'
-                    'exec %s "$@"\n' % self.e2e.shell_quote(self.real_qemu))
+                    'exec %s "$@"\n' % shell_quote(self.real_qemu))
         os.chmod(self.wrapper, 0o755)
         self.hold_s = float(os.environ.get('FAULT_INJECT_E2E_HOLD', '3'))
         self.summary = []
 
     def kill_all(self):
-        for vm in list(self.e2e.VM.registry):
-            vm.kill()
+        kill_all()
 
     def new_vm(self, name, host, incoming=False, failing=False):
         self.h.qemu = self.wrapper if failing else self.real_qemu
@@ -367,7 +363,7 @@ class Runner:
                 src = self.new_vm('src', h.hosts[0],
                                   failing=(r.target, r.phase) == ('src',
                                                                   'open'))
-            except self.e2e.HarnessError as e:
+            except HarnessError as e:
                 count('open')
                 res.update(outcome='start-failed', error=str(e))
                 self._start_failed(chk, res, 'source', None)
@@ -388,7 +384,7 @@ class Runner:
                 dst = self.new_vm('dst', h.hosts[1], incoming=True,
                                   failing=(r.target, r.phase) == ('dst',
                                                                   'open'))
-            except self.e2e.HarnessError as e:
+            except HarnessError as e:
                 count('open')
                 res.update(outcome='start-failed', error=str(e))
                 self._start_failed(chk, res, 'destination', None)
@@ -436,8 +432,9 @@ class Runner:
                 return False
 
             try:
-                mig = h.migrate(src, dst, hold=hold, on_active=on_active)
-            except self.e2e.QMPError as e:
+                mig = migration.migrate(h, src, dst, hold=hold,
+                                        on_active=on_active)
+            except QMPError as e:
                 mig = None
                 res.update(outcome='refused', error=str(e))
             fail_on(src, False)
@@ -452,10 +449,10 @@ class Runner:
             res['injected'] = got
             if res['outcome'] == 'completed':
                 src.quit()
-                ok = h.finish_payload(dst, r.label(), 'destination',
-                                      report=False)
+                ok = checks.finish_payload(h, dst, r.label(), 'destination',
+                                           report=False)
                 chk(ok, 'migration completed and the payload verified the '
-                    'device state on the destination', h._why(dst))
+                    'device state on the destination', checks.why(dst))
                 res['registers'] = (before, dst.payload_state('after'))
             elif res['outcome'] in ('failed', 'refused'):
                 self._failed_cleanly(chk, res, src, dst, r.label())
@@ -485,16 +482,9 @@ class Runner:
                 res['error'])
 
     def _failed_cleanly(self, chk, res, src, dst, label):
-        h = self.h
         chk(res['error'], 'migration %s with an error from QEMU: %s'
             % (res['outcome'], (res['error'] or 'none')[:200]))
-        state = None
-        dl = now() + 30
-        while now() < dl:
-            state = src.status()
-            if state == 'running':
-                break
-            time.sleep(0.2)
+        state = checks.wait_running(src)
         chk(state == 'running', 'source VM running again (%s)' % state)
         ev = [s for _, s in src.device_states()]
         chk(not ev or ev[-1] == 'running',
@@ -521,7 +511,7 @@ class Runner:
         try:
             dst = self.new_vm('dst2', self.h.hosts[1], incoming=True)
             return self._complete(src, dst, label, label + ' again')
-        except (self.e2e.HarnessError, self.e2e.QMPError, OSError) as e:
+        except (HarnessError, QMPError, OSError) as e:
             return False, str(e)
 
     def _complete(self, src, dst, label, what):
@@ -531,15 +521,16 @@ class Runner:
         else (False, why).
         """
         h = self.h
-        mig = h.migrate(src, dst)
+        mig = migration.migrate(h, src, dst)
         h.record(what, mig)
         st = mig['info'].get('status')
         if st != 'completed':
             return False, 'migration %s: %s' % (
                 st, mig['info'].get('error-desc'))
         src.quit()
-        if not h.finish_payload(dst, label, 'destination', report=False):
-            return False, h._why(dst)
+        if not checks.finish_payload(h, dst, label, 'destination',
+                                     report=False):
+            return False, checks.why(dst)
         return True, None
 
     # -- recovery: a clean migration with injection off --
@@ -552,10 +543,10 @@ class Runner:
             src.cont()
             if src.wait_line(r'LMG MIGRATE-NOW round=1',
                              h.args.boot_timeout) is None:
-                return False, 'source payload not ready:\n' + h._why(src)
+                return False, 'source payload not ready:\n' + checks.why(src)
             time.sleep(h.args.settle)
             return self._complete(src, dst, label, label + ' recovery')
-        except (self.e2e.HarnessError, self.e2e.QMPError, OSError) as e:
+        except (HarnessError, QMPError, OSError) as e:
             return False, str(e)
         finally:
             self.kill_all()
@@ -577,8 +568,8 @@ class Runner:
             try:
                 checks, res, by_state = self.attempt(r)
             except Exception as e:     # noqa: BLE001 - reported, next round
-                why = str(e) if isinstance(e, (self.e2e.HarnessError,
-                                               self.e2e.QMPError)) \
+                why = str(e) if isinstance(e, (HarnessError,
+                                               QMPError)) \
                     else traceback.format_exc()
                 checks, res, by_state = [(False, '%s: ran to the end'
                                           % r.label(), why)], \
@@ -599,7 +590,7 @@ class Runner:
                                 else after[-2000:])
             if sites:
                 h.tap.diag('%s: logged faults: %s' % (r.label(),
-                                                       '; '.join(sites)))
+                                                      '; '.join(sites)))
             result = (r, checks, res, by_state, n)
             if n or any(not c for c, _, _ in checks):
                 break
@@ -664,20 +655,14 @@ def main():
               % (rlo, rhi, kept))
         return 1
 
-    sys.path.insert(0, os.path.join(REPO, 'scripts'))
-    try:
-        e2e = load_e2e()
-    except Exception as e:     # noqa: BLE001 - any import problem
-        print('Bail out! cannot load scripts/e2e-migrate: %s' % e)
-        return 1
     out = os.path.join(REPO, 'build', 'fault-inject-e2e')
     os.makedirs(out, exist_ok=True)
-    args = e2e.parse_args(['--out', out, '--timeout', '240'])
+    args = cli.parse_args(['--out', out, '--timeout', '240'])
     if not os.path.isfile(args.payload):
         bail('no payload at %s (make -C selftests/guest)' % args.payload)
     try:
-        h = e2e.Harness(args)
-    except e2e.HarnessError as e:
+        h = Harness(args)
+    except HarnessError as e:
         # No devices, no QEMU: the rig has both, so this is a failure.
         bail(str(e))
 
@@ -701,7 +686,7 @@ def main():
                          int(os.environ.get('FAULT_INJECT_DEPTH', '16')),
                          int(os.environ.get('FAULT_INJECT_VERBOSE', '2')))
         h.prepare()
-        runner = Runner(e2e, h, faults, out)
+        runner = Runner(h, faults, out)
         took = []
         for spec in rounds:
             i = ROUNDS.index(spec) + 1      # seeds do not depend on the pick

@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: GPL-2.0
+"""
+e2e-bochs on the harness: a VM with a bochs-display instead of an edu,
+another payload (build/guest-bochs/payload.elf), its two variants and the
+benchmark's one measured migration (scripts/e2e-bochs has the details).
+"""
+
+import json
+import os
+import subprocess
+
+from . import checks, migration, variants
+from .common import REPO, HarnessError, qemu_version
+from .harness import Harness
+from .qmp import QMPError
+from .vfio import VFIO_DRIVERS, BochsBinder
+
+BUILD = os.path.join(REPO, 'build')
+PAYLOAD = os.path.join(BUILD, 'guest-bochs', 'payload.elf')
+LMBENCH = os.path.join(BUILD, 'tools', 'lmbench')
+
+# rombar=0: the nested firmware must not run the display's option ROM.
+DEVICE_ARG = ('vfio-pci,host={host},id=bochs0,enable-migration=on,'
+              'migration-events=on,rombar=0')
+# The VM without the device still needs a -device: an inert port.
+NODEV_ARG = 'isa-debug-exit,iobase=0xf0,iosize=0x01'
+PREFILL_SEED = 0x5eed
+
+
+class BochsHarness(Harness):
+    def __init__(self, args, found):
+        self.found = found
+        super().__init__(args)
+
+    def pick_hosts(self):
+        if not self.vfio:
+            return ['nodev-1', 'nodev-2']
+        self.drivers = dict(self.found)
+        hosts = [b for b, _ in self.found[:2]]
+        if self.args.src_host:
+            hosts[0] = self.args.src_host
+        if self.args.dst_host:
+            hosts[1] = self.args.dst_host
+        if len(hosts) < 2:
+            raise HarnessError(
+                'need two bochs-display functions (1234:1111, class '
+                '0x0380) bound to %s, found %s' % (' or '.join(VFIO_DRIVERS),
+                                                   self.found or 'none'))
+        return hosts
+
+    def bench(self, config, prefill):
+        """One migration, measured; returns the result record."""
+        variant = 'bench-' + config
+        if self.vfio:
+            variant += '-precopy' if precopy_enabled() else '-stopcopy'
+        self.vdir = os.path.join(self.out, variant)
+        os.makedirs(self.vdir, exist_ok=True)
+        region = self.args.payload_args
+        if prefill is not None and self.vfio:
+            r = subprocess.run([LMBENCH, 'fill', self.hosts[0],
+                                str(PREFILL_SEED), str(prefill)],
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise HarnessError('prefill failed: ' + r.stderr)
+        src, dst = variants.ready_pair(self, variant)
+        res = migration.migrate(self, src, dst)
+        done = checks.completed(self, variant, src, dst, res)
+        rec = self.record(variant, res)
+        stops = [t for t, _ in src.qmp.events_named('STOP')]
+        resumes = [t for t, _ in dst.qmp.events_named('RESUME')]
+        if stops and resumes:
+            rec['stop_to_resume_ms'] = round((resumes[-1] - stops[-1]) * 1e3,
+                                             1)
+        src.quit()
+        rec['payload_pass'] = done and checks.finish_payload(
+            self,
+            dst, variant, 'destination')
+        dst.quit()
+        if prefill is not None and self.vfio:
+            skip = 4096 * int(region_pages(region))
+            r = subprocess.run([LMBENCH, 'check', self.hosts[1],
+                                str(PREFILL_SEED), str(prefill), str(skip)],
+                               capture_output=True, text=True)
+            ok = r.returncode == 0
+            self.tap.ok(ok, '%s: destination VRAM beyond the region is the '
+                        'prefilled pattern' % variant, r.stdout + r.stderr)
+            rec['prefill_intact'] = ok
+        rec.update({'config': config, 'prefill_pct': prefill,
+                    'precopy': precopy_enabled() if self.vfio else None,
+                    'downtime_limit_ms': self.args.downtime_limit,
+                    'switchover_bandwidth': self.args.switchover_bandwidth,
+                    'guest_mem_mib': self.args.mem})
+        return rec
+
+
+def precopy_enabled():
+    """Does the loaded livemig-vfio-pci offer PRE_COPY (module parameter)?"""
+    try:
+        with open('/sys/module/livemig_vfio_pci/parameters/precopy') as f:
+            return f.read().strip() in ('Y', '1')
+    except OSError:
+        return None
+
+
+def region_pages(payload_args):
+    for w in payload_args.split():
+        if w.startswith('region='):
+            return int(w[7:], 0)
+    return 64
+
+
+def plain(h, variant):
+    """#1 -> #2 through PRE_COPY, VRAM rewritten throughout."""
+    src, dst, res, rec = variants.simple(h, variant)
+    vb = res['info'].get('vfio', {}).get('transferred') or 0
+    h.tap.diag('%s: %d bytes of device data for %s' % (
+        variant, vb, h.hosts))
+
+
+# The variants of e2e-bochs, in the order they run.
+VARIANTS = {'plain': plain,
+            'back-and-forth': variants.REGISTRY['back-and-forth']}
+
+
+def run(mine, args):
+    """
+    Run e2e-bochs: @mine are its own options (list, bench, prefill,
+    region, json, variants), @args e2e-migrate's (cli.parse_args()).
+    Returns the exit status.
+    """
+    if mine.list:
+        print('\n'.join(VARIANTS))
+        return 0
+    r = subprocess.run(['make', '-s', '-C',
+                        os.path.join(REPO, 'selftests', 'guest-bochs')],
+                       capture_output=True, text=True)
+    if r.returncode or not os.path.isfile(PAYLOAD):
+        print('Bail out! cannot build %s:\n# %s' % (
+            PAYLOAD, '\n# '.join((r.stdout + r.stderr).splitlines()[-10:])))
+        return 2
+    args.payload = PAYLOAD
+    words = ['region=%d' % mine.region]
+    if mine.bench == 'nodev':
+        words.append('nodev')
+        args.device_arg = NODEV_ARG
+    else:
+        args.device_arg = args.device_arg or DEVICE_ARG
+    if mine.prefill is not None:
+        words.append('prefilled')
+    args.payload_args = ' '.join(words + ([args.payload_args]
+                                          if args.payload_args else []))
+    args.out = os.path.abspath(os.path.join(args.out, 'bochs'))
+    os.makedirs(args.out, exist_ok=True)
+
+    binder = BochsBinder()
+    try:
+        found = binder.bind() if args.device_arg.startswith('vfio-pci') \
+            else []
+        try:
+            h = BochsHarness(args, found)
+        except HarnessError as e:
+            print('Bail out! %s' % e)
+            return 2
+        h.tap.diag('e2e-bochs: %s; devices %s; payload %s %s' % (
+            qemu_version(args.qemu), h.drivers_str(), args.payload,
+            args.payload_args))
+        try:
+            if mine.bench:
+                try:
+                    rec = h.bench(mine.bench, mine.prefill)
+                except (HarnessError, QMPError, OSError) as e:
+                    h.tap.ok(False, 'bench-%s: ran to the end' % mine.bench,
+                             str(e))
+                    rec = {'config': mine.bench, 'error': str(e)}
+                if mine.json:
+                    with open(mine.json, 'w') as f:
+                        json.dump(rec, f, indent=2, sort_keys=True)
+                        f.write('\n')
+            else:
+                for v in mine.variants or VARIANTS:
+                    h.run_variant(v, VARIANTS[v])
+                path = os.path.join(args.out, 'results.json')
+                with open(path, 'w') as f:
+                    json.dump(h.results, f, indent=2, sort_keys=True)
+                    f.write('\n')
+        finally:
+            h.cleanup()
+        h.tap.finish()
+        if mine.bench:
+            print(json.dumps(rec, sort_keys=True))
+        return 1 if h.tap.failed else 0
+    finally:
+        binder.release()
