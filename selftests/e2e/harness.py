@@ -27,8 +27,9 @@ from .vfio import (DRIVER, EDU_DEVICE, EDU_VENDOR, VFIO_DRIVERS,
 from .vm import VM, kill_all
 
 
-# The device, when the driver offers DMA logging: QEMU's defaults (see the
-# module docstring); migration-events=on only adds the VFIO_MIGRATION events.
+# The device, when the driver offers DMA logging: QEMU's defaults (see
+# "Dirty tracking" at the top of scripts/e2e-migrate); migration-events=on
+# only adds the VFIO_MIGRATION events.
 VFIO_DEVICE_ARG_PLAIN = 'vfio-pci,host={host},id=edu0,migration-events=on'
 # Without it: QEMU treats all guest RAM as dirty on every pass.
 VFIO_DEVICE_ARG = ('vfio-pci,host={host},id=edu0,enable-migration=on,'
@@ -275,9 +276,8 @@ class Harness:
 
     def _zero_buffers(self):
         for i, host in enumerate(self.hosts):
-            vm = self.new_vm('edu%d' % (i + 1), host,
-                             payload_args='zero-dma-buffer')
-            try:
+            with self.new_vm('edu%d' % (i + 1), host,
+                             payload_args='zero-dma-buffer') as vm:
                 vm.cont()
                 m = vm.wait_line(r'LMG RESULT (PASS|FAIL)',
                                  self.args.boot_timeout)
@@ -290,8 +290,6 @@ class Harness:
                                'prepare: DMA buffer of %s is zero%s'
                                % (host, ' (was not: the payload zeroed '
                                   'it)' if zeroed else ''), checks.why(vm))
-            finally:
-                vm.kill()
 
     def run_variant(self, name, fn):
         """Run the variant @name, fn(self, name) (see variants.py), in

@@ -337,13 +337,12 @@ def stale_buffer(h, variant):
 
 def _stale_buffer_side(h, variant, side, host):
     # Session 1: fill the buffer from RAM and close the device.
-    vm = h.new_vm('filler-' + side, host,
+    with h.new_vm('filler-' + side, host,
                   payload_args='fill-dma-buffer no-migrate '
-                  'keep-filled')
-    vm.cont()
-    m = vm.wait_line(r'LMG RESULT (PASS|FAIL)', h.args.boot_timeout)
-    vm.wait_exit(30)
-    vm.kill()
+                  'keep-filled') as vm:
+        vm.cont()
+        m = vm.wait_line(r'LMG RESULT (PASS|FAIL)', h.args.boot_timeout)
+        vm.wait_exit(30)
     if not h.tap.setup(m is not None and m.group(1) == 'PASS',
                        '%s: an earlier session left data in the DMA '
                        'buffer of the %s, %s' % (variant, side, host)):
