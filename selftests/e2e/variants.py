@@ -77,6 +77,23 @@ def simple(h, variant, multifd=False, payload_args='', iommufd=False):
     return src, dst, res, rec
 
 
+def _migrate_leg(h, variant, label, src, dst, leg, where,
+                 verify_if_failed=False):
+    """
+    One more leg of a variant: migrate @src into @dst, checked like any
+    other migration (the TAP lines start with @label), recorded as @leg,
+    then the payload's verdict on the @where: only if the migration
+    completed, unless @verify_if_failed.
+    """
+    res = migration.migrate(h, src, dst)
+    done = checks.completed(h, label, src, dst, res)
+    checks.precopy(h, label, src, dst)
+    h.record(variant, res, {'leg': leg}, src=src)
+    src.quit()
+    if done or verify_if_failed:
+        checks.finish_payload(h, dst, variant, where)
+
+
 @variant('baseline')
 def baseline(h, variant):
     vm = h.new_vm('src', h.hosts[0], payload_args='loop')
@@ -252,12 +269,8 @@ def back_and_forth(h, variant):
     checks.wait_ready(h, b, variant, rnd=2)
     c = h.new_vm('back', h.hosts[0], incoming=True)
     time.sleep(h.args.settle)
-    res = migration.migrate(h, b, c)
-    checks.completed(h, variant + ' #2->#1', b, c, res)
-    checks.precopy(h, variant + ' #2->#1', b, c)
-    h.record(variant, res, {'leg': '2->1'}, src=b)
-    b.quit()
-    checks.finish_payload(h, c, variant, 'source device again (#1)')
+    _migrate_leg(h, variant, variant + ' #2->#1', b, c, '2->1',
+                 'source device again (#1)', verify_if_failed=True)
 
 
 def refused(h, variant, mutator, payload_args='', when=None):
@@ -427,12 +440,8 @@ def cancel(h, variant):
              'cancel' % variant, checks.why(src))
 
     dst2 = h.new_vm('dst2', h.hosts[1], incoming=True)
-    res = migration.migrate(h, src, dst2)
-    checks.completed(h, variant + ' retry', src, dst2, res)
-    checks.precopy(h, variant + ' retry', src, dst2)
-    h.record(variant, res, {'leg': 'retry'}, src=src)
-    src.quit()
-    checks.finish_payload(h, dst2, variant, 'destination after the retry')
+    _migrate_leg(h, variant, variant + ' retry', src, dst2, 'retry',
+                 'destination after the retry', verify_if_failed=True)
 
 
 def _held_in_precopy(h, variant, src, dst):
@@ -485,6 +494,21 @@ def _sigkill(h, variant, vm, what):
     return rc
 
 
+def _killed_in_precopy(h, variant, victim, what):
+    """
+    ready_pair(), a migration held with the source's device in PRE_COPY
+    (_held_in_precopy()), then the SIGKILL of the @victim's QEMU ('src'
+    or 'dst'; @what names it in the TAP line): (src, dst, res), or None
+    when the migration never got there.
+    """
+    src, dst = ready_pair(h, variant)
+    res, held = _held_in_precopy(h, variant, src, dst)
+    if not held:
+        return None
+    _sigkill(h, variant, src if victim == 'src' else dst, what)
+    return src, dst, res
+
+
 def _migration_end(vm, timeout=60):
     """query-migrate on @vm once the migration left 'active'."""
     info = {}
@@ -499,26 +523,13 @@ def _migration_end(vm, timeout=60):
     return info
 
 
-def _migrate_again(h, variant, label, src, dst, leg, where):
-    """After a failure, migrate @src into @dst: checked like any other
-    migration (the TAP lines start with @label), recorded as @leg, and,
-    if it completed, the payload's verdict on the @where."""
-    res = migration.migrate(h, src, dst)
-    done = checks.completed(h, label, src, dst, res)
-    checks.precopy(h, label, src, dst)
-    h.record(variant, res, {'leg': leg}, src=src)
-    src.quit()
-    if done:
-        checks.finish_payload(h, dst, variant, where)
-
-
 @variant('dest-killed')
 def dest_killed(h, variant):
-    src, dst = ready_pair(h, variant)
-    res, held = _held_in_precopy(h, variant, src, dst)
-    if not held:
+    got = _killed_in_precopy(h, variant, 'dst',
+                             'destination (device RESUMING)')
+    if got is None:
         return
-    _sigkill(h, variant, dst, 'destination (device RESUMING)')
+    src, dst, res = got
     info = _migration_end(src)
     h.tap.ok(info.get('status') == 'failed',
              '%s: source reports the migration failed (%s: %s)'
@@ -530,17 +541,16 @@ def dest_killed(h, variant):
                            'edu #2 (its QEMU was killed)')
     # edu #2 must take a whole migration again.
     dst2 = h.new_vm('dst2', h.hosts[1], incoming=True)
-    _migrate_again(h, variant, variant + ' retry', src, dst2, 'retry',
-                   'fresh destination on edu #2')
+    _migrate_leg(h, variant, variant + ' retry', src, dst2, 'retry',
+                 'fresh destination on edu #2')
 
 
 @variant('source-killed')
 def source_killed(h, variant):
-    src, dst = ready_pair(h, variant)
-    res, held = _held_in_precopy(h, variant, src, dst)
-    if not held:
+    got = _killed_in_precopy(h, variant, 'src', 'source (device PRE_COPY)')
+    if got is None:
         return
-    _sigkill(h, variant, src, 'source (device PRE_COPY)')
+    src, dst, res = got
     # QEMU 10.0 (seen here): the load hits the end of the stream
     # ("Read section footer failed: -5"), QEMU says "load of migration
     # failed" and, migrate-incoming's exit-on-error being true by
@@ -571,8 +581,8 @@ def source_killed(h, variant):
     a.cont()
     checks.wait_ready(h, a, variant)
     time.sleep(h.args.settle)
-    _migrate_again(h, variant, variant + ' #2->#1', a, b, '2->1',
-                   'destination (edu #1)')
+    _migrate_leg(h, variant, variant + ' #2->#1', a, b, '2->1',
+                 'destination (edu #1)')
 
 
 @variant('iommufd')
