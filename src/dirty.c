@@ -35,7 +35,56 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "livemig.h"
+#include "dirty.h"
+#include "state.h"
+
+/*
+ * Limits of the DMA dirty-range store.  More ranges than it
+ * keeps are merged; more pages than it tracks take a larger page.
+ */
+#define LIVEMIG_DIRTY_MAX_RANGES	16
+#define LIVEMIG_DIRTY_MAX_PAGES		BIT_ULL(28)	/* 32 MiB of bitmap */
+#define LIVEMIG_DIRTY_MAX_PAGE_SIZE	BIT_ULL(30)
+
+/**
+ * struct livemig_dirty_range - one logged IOVA range
+ * @iova: first byte
+ * @length: bytes (a merged range also covers the gaps it swallowed)
+ * @base: index of the first tracking page, counted from IOVA 0: tracking
+ *        pages are aligned to their size, not to the range
+ * @npages: tracking pages the range touches, bits in @bits
+ * @bits: bit i set when the device wrote tracking page @base + i (inside
+ *        the range) since the last report that covered it
+ */
+struct livemig_dirty_range {
+	u64 iova;
+	u64 length;
+	u64 base;
+	u64 npages;
+	unsigned long *bits;
+};
+
+/**
+ * struct livemig_dirty - DMA logging state, protected by state_mutex
+ * @session: its slot in state.c (LIVEMIG_SLOT_DIRTY) while logging runs
+ * @page_shift: log2 of the tracking page size
+ * @nranges: ranges in use
+ * @ranges: the ranges, sorted by IOVA
+ */
+struct livemig_dirty {
+	struct livemig_session session;
+	unsigned int page_shift;
+	u32 nranges;
+	struct livemig_dirty_range ranges[LIVEMIG_DIRTY_MAX_RANGES];
+};
+
+/* The DMA log of @ld while logging runs, else NULL; state_mutex held. */
+static struct livemig_dirty *livemig_dirty_log(struct livemig_device *ld)
+{
+	struct livemig_session *s = livemig_slot(ld, LIVEMIG_SLOT_DIRTY);
+
+	return s ? container_of(s, struct livemig_dirty, session) : NULL;
+}
 
 /**
  * livemig_dirty_mark() - the device wrote [@iova, @iova + @len)
@@ -49,11 +98,12 @@
  */
 void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len)
 {
-	struct livemig_dirty *d = ld->dirty;
+	struct livemig_dirty *d;
 	u64 end, first, last;
 	u32 i;
 
 	lockdep_assert_held(&ld->state_mutex);
+	d = livemig_dirty_log(ld);
 	if (!d || !len)
 		return;
 	end = iova + len - 1;
@@ -82,15 +132,10 @@ static void livemig_dirty_free(struct livemig_dirty *d)
 	kfree(d);
 }
 
-/**
- * livemig_dirty_stop_locked() - stop logging and free its memory
- * @ld: the device, state_mutex held
- */
-void livemig_dirty_stop_locked(struct livemig_device *ld)
+/* The log's ->end (LOG_STOP, reset, close): its memory goes. */
+static void livemig_dirty_end(struct livemig_session *s)
 {
-	lockdep_assert_held(&ld->state_mutex);
-	livemig_dirty_free(ld->dirty);
-	ld->dirty = NULL;
+	livemig_dirty_free(container_of(s, struct livemig_dirty, session));
 }
 
 /* An inclusive IOVA span, while ranges are gathered and merged. */
@@ -196,6 +241,7 @@ static int livemig_log_start(struct vfio_device *vdev,
 		ret = -ENOMEM;
 		goto out_spans;
 	}
+	d->session.end = livemig_dirty_end;
 	d->page_shift = shift;
 	for (i = 0; i < n; i++) {
 		struct livemig_dirty_range *r = &d->ranges[i];
@@ -218,12 +264,12 @@ static int livemig_log_start(struct vfio_device *vdev,
 	}
 
 	livemig_lock(ld);
-	if (!ld->open || ld->dirty) {
-		ret = ld->dirty ? -EBUSY : -ENODEV;
+	if (!ld->open || livemig_dirty_log(ld)) {
+		ret = livemig_dirty_log(ld) ? -EBUSY : -ENODEV;
 		livemig_unlock(ld);
 		goto err_free;
 	}
-	ld->dirty = d;
+	livemig_slot_set(ld, LIVEMIG_SLOT_DIRTY, &d->session);
 	livemig_unlock(ld);
 	*page_size = 1ULL << shift;
 	goto out_spans;
@@ -240,7 +286,7 @@ static int livemig_log_stop(struct vfio_device *vdev)
 	struct livemig_device *ld = to_ld(vdev);
 
 	livemig_lock(ld);
-	livemig_dirty_stop_locked(ld);
+	livemig_end_locked(ld, LIVEMIG_SLOT_DIRTY);
 	livemig_unlock(ld);
 	return 0;
 }
@@ -292,22 +338,23 @@ static int livemig_log_read_and_clear(struct vfio_device *vdev,
 				      struct iova_bitmap *dirty)
 {
 	struct livemig_device *ld = to_ld(vdev);
+	const struct livemig_engine *e = ld->engine;
+	struct livemig_dirty *d;
 	int ret;
 
 	livemig_lock(ld);
-	if (!ld->dirty) {
+	d = livemig_dirty_log(ld);
+	if (!d) {
 		ret = -EINVAL;
 		goto out;
 	}
 	/* Let the engine mark DMA that may have landed since the last look. */
-	if (ld->engine->dirty_sync) {
-		ret = livemig_hw_begin(ld);
+	if (e->dirty_sync) {
+		ret = livemig_hw_call(ld, (e->dirty_sync(ld), 0));
 		if (ret)
 			goto out;
-		ld->engine->dirty_sync(ld);
-		livemig_hw_end(ld);
 	}
-	ret = livemig_dirty_report(ld->dirty, iova, length, dirty);
+	ret = livemig_dirty_report(d, iova, length, dirty);
 out:
 	livemig_unlock(ld);
 	return ret;

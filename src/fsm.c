@@ -12,7 +12,9 @@
 #include <linux/file.h>
 #include <linux/module.h>
 
-#include "livemig.h"
+#include "fsm.h"
+#include "migf.h"
+#include "state.h"
 
 static bool precopy = true;
 module_param(precopy, bool, 0444);
@@ -30,99 +32,11 @@ bool livemig_precopy_enabled(void)
 	return LIVEMIG_HAVE_PRECOPY && precopy;
 }
 
-/**
- * livemig_reset_state_locked() - end all sessions, back to RUNNING
- * @ld: the device, state_mutex held
- *
- * Used by reset, close and the deferred reset of reset_done; DMA logging
- * stops too.
- */
-void livemig_reset_state_locked(struct livemig_device *ld)
-{
-	lockdep_assert_held(&ld->state_mutex);
-	livemig_dirty_stop_locked(ld);
-	if (ld->saving)
-		livemig_file_disable_locked(ld->saving);
-	if (ld->resuming)
-		livemig_file_disable_locked(ld->resuming);
-	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
-}
-
+/* The engine op of an arc that only changes what the device does. */
 static int livemig_call(struct livemig_device *ld,
 			int (*op)(struct livemig_device *ld))
 {
-	int ret;
-
-	if (!op)
-		return 0;
-	ret = livemig_hw_begin(ld);
-	if (ret)
-		return ret;
-	ret = op(ld);
-	livemig_hw_end(ld);
-	return ret;
-}
-
-static struct file *livemig_start_saving(struct livemig_device *ld,
-					 bool precopy_phase)
-{
-	struct livemig_file *migf;
-	int ret;
-
-	migf = livemig_file_create(ld, true);
-	if (IS_ERR(migf))
-		return ERR_CAST(migf);
-	ld->saving = migf;
-	if (ld->engine->save_begin) {
-		ret = ld->engine->save_begin(ld);
-		if (ret) {
-			livemig_file_disable_locked(migf);
-			return ERR_PTR(ret);
-		}
-	}
-	/* Failures to produce data stick to the FD; the arc still succeeds. */
-	livemig_save_start_locked(migf, precopy_phase);
-	get_file(migf->filp);
-	return migf->filp;
-}
-
-static struct file *livemig_start_resuming(struct livemig_device *ld)
-{
-	struct livemig_file *migf;
-	int ret;
-
-	migf = livemig_file_create(ld, false);
-	if (IS_ERR(migf))
-		return ERR_CAST(migf);
-	ld->resuming = migf;
-	if (ld->engine->resume_begin) {
-		ret = ld->engine->resume_begin(ld);
-		if (ret) {
-			livemig_file_disable_locked(migf);
-			return ERR_PTR(ret);
-		}
-	}
-	get_file(migf->filp);
-	return migf->filp;
-}
-
-static void livemig_end_saving(struct livemig_device *ld)
-{
-	if (ld->saving)
-		livemig_file_disable_locked(ld->saving);
-}
-
-static int livemig_finish_resuming(struct livemig_device *ld)
-{
-	int ret = -EINVAL;
-
-	if (ld->resuming) {
-		ret = livemig_resume_finish_locked(ld->resuming);
-		livemig_file_disable_locked(ld->resuming);
-	}
-	if (ret)
-		ld->mig_state = VFIO_DEVICE_STATE_ERROR;
-	return ret;
+	return op ? livemig_hw_call(ld, op(ld)) : 0;
 }
 
 /* PRE_COPY_P2P -> STOP_COPY: stop, then finish the stream on the same FD. */
@@ -133,9 +47,17 @@ static int livemig_precopy_to_stop_copy(struct livemig_device *ld)
 	ret = livemig_call(ld, ld->engine->stop);
 	if (ret)
 		return ret;
-	if (ld->saving)
-		livemig_save_locked(ld->saving, LIVEMIG_SAVE_FINAL);
-	return 0;
+	return livemig_saving_finish(ld);
+}
+
+/* RESUMING -> STOP: a stream that does not load leaves the device in ERROR. */
+static int livemig_finish_resuming(struct livemig_device *ld)
+{
+	int ret = livemig_resuming_load(ld);
+
+	if (ret)
+		ld->mig_state = VFIO_DEVICE_STATE_ERROR;
+	return ret;
 }
 
 #define ARC(a, b)	((a) << 8 | (b))
@@ -164,20 +86,20 @@ static struct file *livemig_step(struct livemig_device *ld,
 		break;
 	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY):
 	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY_P2P):
-		return livemig_start_saving(ld, true);
+		return livemig_saving_open(ld, true);
 	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_STOP_COPY):
-		return livemig_start_saving(ld, false);
+		return livemig_saving_open(ld, false);
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_RUNNING):
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_RUNNING_P2P):
 	case ARC(VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_STOP):
-		livemig_end_saving(ld);
+		livemig_end_locked(ld, LIVEMIG_SLOT_SAVING);
 		ret = 0;
 		break;
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_STOP_COPY):
 		ret = livemig_precopy_to_stop_copy(ld);
 		break;
 	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING):
-		return livemig_start_resuming(ld);
+		return livemig_resuming_open(ld);
 	case ARC(VFIO_DEVICE_STATE_RESUMING, VFIO_DEVICE_STATE_STOP):
 		ret = livemig_finish_resuming(ld);
 		break;

@@ -5,9 +5,10 @@
  *
  * This file is the PCI and vfio_device glue: probe/remove, open/close,
  * the ioctl, read/write and mmap wrappers that route trapped BARs to the
- * engine, reset (including the deferred reset of reset_done) and the
- * hardware access helpers engines use.  The FSM lives in fsm.c, the data
- * FD in migf.c, the wire format in stream.c.
+ * engine, the engine's reset, and the BAR accessors engines use.  The
+ * device's lifetime (state_mutex, the deferred reset of reset_done, the
+ * hardware bracket) lives in state.c, the FSM in fsm.c, the data FD in
+ * migf.c, DMA logging in dirty.c, the wire format in stream.c.
  */
 #include <linux/io.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
@@ -16,41 +17,9 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "livemig.h"
-
-/**
- * livemig_lock() - take the device's state_mutex
- * @ld: the device
- */
-void livemig_lock(struct livemig_device *ld)
-{
-	mutex_lock(&ld->state_mutex);
-}
-
-/**
- * livemig_unlock() - release state_mutex, first handling a function reset
- * that reset_done recorded: sessions end, DMA logging stops, the state is
- * RUNNING and the engine drops its stale view of the device
- * @ld: the device
- *
- * The reset is done under the mutex, so that no FSM step sees it half
- * way; the loop catches a reset that arrives while this one is handled.
- */
-void livemig_unlock(struct livemig_device *ld)
-{
-again:
-	spin_lock(&ld->reset_lock);
-	if (ld->deferred_reset) {
-		ld->deferred_reset = false;
-		spin_unlock(&ld->reset_lock);
-		livemig_reset_state_locked(ld);
-		if (ld->engine->reset_done)
-			ld->engine->reset_done(ld);
-		goto again;
-	}
-	mutex_unlock(&ld->state_mutex);
-	spin_unlock(&ld->reset_lock);
-}
+#include "dirty.h"
+#include "fsm.h"
+#include "state.h"
 
 /* Engine services. */
 
@@ -75,63 +44,6 @@ void *livemig_priv(struct livemig_device *ld)
 struct pci_dev *livemig_pdev(struct livemig_device *ld)
 {
 	return ld->core.pdev;
-}
-
-/**
- * livemig_state() - current migration state; call with state_mutex held
- * @ld: the device
- *
- * Return: the state.
- */
-enum vfio_device_mig_state livemig_state(struct livemig_device *ld)
-{
-	lockdep_assert_held(&ld->state_mutex);
-	return ld->mig_state;
-}
-
-/* The function is in a power state where its BARs respond (not D3). */
-static bool livemig_powered(struct pci_dev *pdev)
-{
-	return (__force int)pdev->current_state < (__force int)PCI_D3hot;
-}
-
-/**
- * livemig_hw_begin() - make the device's BARs accessible to the engine
- * @ld: the device, state_mutex held
- *
- * Takes vfio's memory_lock for write, so no user access or mmap fault runs
- * meanwhile, and turns memory decode on if the user left it off; the
- * command register is restored by livemig_hw_end().
- *
- * Return: 0, or -EIO if the function is in a low power state.
- */
-int livemig_hw_begin(struct livemig_device *ld)
-{
-	struct pci_dev *pdev = ld->core.pdev;
-
-	lockdep_assert_held(&ld->state_mutex);
-	down_write(&ld->core.memory_lock);
-	if (!livemig_powered(pdev)) {
-		up_write(&ld->core.memory_lock);
-		return -EIO;
-	}
-	pci_read_config_word(pdev, PCI_COMMAND, &ld->hw_cmd);
-	ld->hw_forced = !(ld->hw_cmd & PCI_COMMAND_MEMORY);
-	if (ld->hw_forced)
-		pci_write_config_word(pdev, PCI_COMMAND,
-				      ld->hw_cmd | PCI_COMMAND_MEMORY);
-	return 0;
-}
-
-/**
- * livemig_hw_end() - undo livemig_hw_begin()
- * @ld: the device
- */
-void livemig_hw_end(struct livemig_device *ld)
-{
-	if (ld->hw_forced)
-		pci_write_config_word(ld->core.pdev, PCI_COMMAND, ld->hw_cmd);
-	up_write(&ld->core.memory_lock);
 }
 
 static void __iomem *livemig_bar_io(struct livemig_device *ld, int bar,
@@ -292,9 +204,7 @@ static int livemig_init_dev(struct vfio_device *vdev)
 	ld->priv = kzalloc(ld->engine->priv_size, GFP_KERNEL);
 	if (!ld->priv)
 		return -ENOMEM;
-	mutex_init(&ld->state_mutex);
-	spin_lock_init(&ld->reset_lock);
-	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	livemig_state_init(ld);
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
 	if (livemig_precopy_enabled())
 		vdev->migration_flags |= VFIO_MIGRATION_PRE_COPY;
@@ -307,7 +217,7 @@ static void livemig_release_dev(struct vfio_device *vdev)
 {
 	struct livemig_device *ld = to_ld(vdev);
 
-	mutex_destroy(&ld->state_mutex);
+	livemig_state_destroy(ld);
 	kfree(ld->priv);
 	vfio_pci_core_release_dev(vdev);
 }
@@ -332,11 +242,7 @@ static int livemig_open_device(struct vfio_device *vdev)
 
 	livemig_lock(ld);
 	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	ret = livemig_hw_begin(ld);
-	if (!ret) {
-		ret = e->open ? e->open(ld) : 0;
-		livemig_hw_end(ld);
-	}
+	ret = livemig_hw_call(ld, e->open ? e->open(ld) : 0);
 	ld->open = !ret;
 	livemig_unlock(ld);
 	if (ret)
@@ -375,11 +281,7 @@ static int livemig_engine_reset(struct livemig_device *ld)
 	int ret;
 
 	livemig_lock(ld);
-	ret = livemig_hw_begin(ld);
-	if (!ret) {
-		ret = ld->engine->reset(ld);
-		livemig_hw_end(ld);
-	}
+	ret = livemig_hw_call(ld, ld->engine->reset(ld));
 	livemig_reset_state_locked(ld);
 	livemig_unlock(ld);
 	return ret;
@@ -680,27 +582,17 @@ static void livemig_remove(struct pci_dev *pdev)
 
 /*
  * A reset of the function (FLR, bus reset) done by vfio-pci core under its
- * memory_lock.  Taking state_mutex here would invert the lock order, so
- * the reset is recorded and carried out by whoever holds the mutex.
+ * memory_lock: state.c records it and carries it out under state_mutex.
  */
-static void livemig_reset_done(struct pci_dev *pdev)
+static void livemig_pci_reset_done(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
-	struct livemig_device *ld = container_of(core, struct livemig_device,
-						 core);
 
-	spin_lock(&ld->reset_lock);
-	ld->deferred_reset = true;
-	if (!mutex_trylock(&ld->state_mutex)) {
-		spin_unlock(&ld->reset_lock);
-		return;
-	}
-	spin_unlock(&ld->reset_lock);
-	livemig_unlock(ld);
+	livemig_reset_done(container_of(core, struct livemig_device, core));
 }
 
 static const struct pci_error_handlers livemig_err_handlers = {
-	.reset_done = livemig_reset_done,
+	.reset_done = livemig_pci_reset_done,
 	.error_detected = vfio_pci_core_aer_err_detected,
 };
 

@@ -23,7 +23,87 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
-#include "livemig.h"
+#include "migf.h"
+#include "state.h"
+
+/*
+ * Room for an engine's compat blob in the IDENTITY record: enough for a
+ * display's EDID (a 128-byte base block and extension blocks) beside
+ * the engine's own words.
+ */
+#define LIVEMIG_ID_BLOB_MAX	1024
+
+/**
+ * struct livemig_file - one data transfer session (a data FD)
+ * @session: its slot in state.c (LIVEMIG_SLOT_SAVING or _RESUMING)
+ * @filp: the anonymous-inode file handed to the user
+ * @ld: the device; the file holds a reference on it (get_device()), so
+ *	the memory stays valid even after the device is unbound
+ * @saving: true for a saving session (read-only FD), false for resuming
+ * @disabled: the session has ended (state change, close, reset): every
+ *	further operation fails with -ENODEV
+ * @precopy: saving: the device is in PRE_COPY or PRE_COPY_P2P (the FSM
+ *	says so at open, and when it moves on to STOP_COPY)
+ * @final: saving: the stream is complete (STOP_COPY); the end is permanent
+ * @err: saving: sticky error that read() returns; resuming: unused
+ * @rejected: resuming: the one log line for a rejected stream was printed
+ * @wq: poll waiters
+ * @buf: saving: bytes [@buf_start, @produced) of the stream
+ * @buf_start: absolute stream offset of @buf[0]
+ * @cap: size of @buf
+ * @produced: saving: absolute count of bytes emitted
+ * @consumed: saving: bytes read; resuming: bytes written
+ * @initial_end: saving: absolute offset where the PRE_COPY initial data ends
+ * @more: saving: the engine has more to emit for @more_phase
+ * @more_phase: saving: the phase the engine is in the middle of
+ * @spent: saving: budget the engine's ->save calls used so far, emitted
+ *	and charged bytes (livemig_save_charge()); bounds one read's work
+ * @parser: resuming: the stream parser
+ * @payload: resuming: the parser's record buffer
+ * @bounce: resuming: copy_from_user() staging, one page
+ *
+ * Locking: every field but @session, @filp, @ld, @saving and @wq (set
+ * when the session is created) is protected by @ld->state_mutex.  FD
+ * operations take it themselves; the reference the file holds keeps the
+ * mutex alive.
+ */
+struct livemig_file {
+	struct livemig_session session;
+	struct file *filp;
+	struct livemig_device *ld;
+	bool saving;
+	bool disabled;
+	bool precopy;
+	bool final;
+	int err;
+	bool rejected;
+	wait_queue_head_t wq;
+	u8 *buf;
+	u64 buf_start;
+	size_t cap;
+	u64 produced;
+	u64 consumed;
+	u64 initial_end;
+	bool more;
+	enum livemig_save_phase more_phase;
+	u64 spent;
+	struct lm_parser parser;
+	u8 *payload;
+	u8 *bounce;
+};
+
+/*
+ * Bytes one ->save call may emit, or examine without emitting, before it
+ * should return MORE; also about what one read() makes the engine do.
+ */
+#define LIVEMIG_SAVE_BUDGET	(1024 * 1024)
+
+/* What engines hold when they emit: the saving session and the call's start. */
+struct livemig_save {
+	struct livemig_file *migf;
+	u64 start;
+	u64 work;	/* work charged that emitted nothing, in bytes */
+};
 
 static const struct file_operations livemig_fops;
 
@@ -158,6 +238,20 @@ bool livemig_save_full(struct livemig_save *s)
 	return s->migf->produced - s->start + s->work >= LIVEMIG_SAVE_BUDGET;
 }
 
+static struct livemig_file *livemig_session_file(struct livemig_session *s)
+{
+	return s ? container_of(s, struct livemig_file, session) : NULL;
+}
+
+/* The open saving or resuming session of @ld, or NULL; state_mutex held. */
+static struct livemig_file *livemig_open_file(struct livemig_device *ld,
+					      bool saving)
+{
+	return livemig_session_file(livemig_slot(ld, saving ?
+						 LIVEMIG_SLOT_SAVING :
+						 LIVEMIG_SLOT_RESUMING));
+}
+
 /**
  * livemig_stop_copy_size() - bytes left to read for a STOP_COPY stream
  * @ld: the device, state_mutex held
@@ -172,7 +266,7 @@ bool livemig_save_full(struct livemig_save *s)
  */
 size_t livemig_stop_copy_size(struct livemig_device *ld)
 {
-	struct livemig_file *migf = ld->saving;
+	struct livemig_file *migf = livemig_open_file(ld, true);
 	size_t engine = ld->engine->state_size(ld);
 
 	if (migf && !migf->err)
@@ -193,8 +287,8 @@ size_t livemig_stop_copy_size(struct livemig_device *ld)
  *
  * Return: 0 or the error.
  */
-int livemig_save_locked(struct livemig_file *migf,
-			enum livemig_save_phase phase)
+static int livemig_save_locked(struct livemig_file *migf,
+			       enum livemig_save_phase phase)
 {
 	struct livemig_device *ld = migf->ld;
 	struct livemig_save s = { .migf = migf, .start = migf->produced };
@@ -204,11 +298,7 @@ int livemig_save_locked(struct livemig_file *migf,
 
 	if (migf->err || migf->final)
 		return migf->err;
-	ret = livemig_hw_begin(ld);
-	if (!ret) {
-		ret = ld->engine->save(ld, &s, phase);
-		livemig_hw_end(ld);
-	}
+	ret = livemig_hw_call(ld, ld->engine->save(ld, &s, phase));
 	migf->spent += migf->produced - s.start + s.work;
 	migf->more = ret == LIVEMIG_SAVE_MORE;
 	migf->more_phase = phase;
@@ -224,15 +314,6 @@ int livemig_save_locked(struct livemig_file *migf,
 		migf->err = ret;
 	wake_up_interruptible(&migf->wq);
 	return ret;
-}
-
-static bool livemig_in_precopy(struct livemig_file *migf)
-{
-	enum vfio_device_mig_state s = migf->ld->mig_state;
-
-	return migf->ld->saving == migf &&
-	       (s == VFIO_DEVICE_STATE_PRE_COPY ||
-		s == VFIO_DEVICE_STATE_PRE_COPY_P2P);
 }
 
 /*
@@ -254,7 +335,7 @@ static void livemig_fill_locked(struct livemig_file *migf, size_t want)
 	       migf->produced - migf->consumed < want) {
 		if (migf->spent - start >= LIVEMIG_SAVE_BUDGET &&
 		    (migf->produced > migf->consumed ||
-		     livemig_in_precopy(migf)))
+		     migf->precopy))
 			break;
 		if (migf->spent != start)
 			cond_resched();
@@ -281,12 +362,9 @@ static int livemig_emit_identity(struct livemig_file *migf)
 	payload = kzalloc(LM_IDENTITY_LEN + LIVEMIG_ID_BLOB_MAX, GFP_KERNEL);
 	if (!payload)
 		return -ENOMEM;
-	ret = livemig_hw_begin(ld);
-	if (ret)
-		goto out;
-	ret = ld->engine->identity(ld, payload + LM_IDENTITY_LEN,
-				   LIVEMIG_ID_BLOB_MAX);
-	livemig_hw_end(ld);
+	ret = livemig_hw_call(ld, ld->engine->identity(ld,
+						       payload + LM_IDENTITY_LEN,
+						       LIVEMIG_ID_BLOB_MAX));
 	if (ret < 0)
 		goto out;
 	/* An engine that wrote past @max has a bug; never emit past it. */
@@ -314,7 +392,8 @@ out:
  *
  * Return: 0 or the error that now sticks to the FD.
  */
-int livemig_save_start_locked(struct livemig_file *migf, bool precopy)
+static int livemig_save_start_locked(struct livemig_file *migf,
+				     bool precopy)
 {
 	u8 hdr[LM_HDR_LEN];
 	int ret;
@@ -333,15 +412,11 @@ int livemig_save_start_locked(struct livemig_file *migf, bool precopy)
 					 LIVEMIG_SAVE_FINAL);
 }
 
-/**
- * livemig_file_create() - open a session and its FD
- * @ld: the device, state_mutex held
- * @saving: saving (read-only FD) or resuming (write-only FD)
- *
- * Return: the session, or an ERR_PTR.
- */
-struct livemig_file *livemig_file_create(struct livemig_device *ld,
-					 bool saving)
+static void livemig_file_end(struct livemig_session *s);
+
+/* A new session and its FD, not yet in its slot; state_mutex held. */
+static struct livemig_file *livemig_file_create(struct livemig_device *ld,
+						bool saving)
 {
 	const struct livemig_engine *e = ld->engine;
 	struct livemig_file *migf;
@@ -350,6 +425,7 @@ struct livemig_file *livemig_file_create(struct livemig_device *ld,
 	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
+	migf->session.end = livemig_file_end;
 	migf->ld = ld;
 	migf->saving = saving;
 	init_waitqueue_head(&migf->wq);
@@ -389,31 +465,24 @@ static void livemig_file_free_data(struct livemig_file *migf)
 	migf->bounce = NULL;
 }
 
-/**
- * livemig_file_disable_locked() - end a session
- * @migf: the session, state_mutex held
- *
- * Further I/O on the FD fails with -ENODEV and poll reports an error.
- * Drops the device's reference on the file.
+/*
+ * The session's ->end (state.c took it out of its slot, state_mutex held):
+ * further I/O on the FD fails with -ENODEV and poll reports an error; the
+ * engine ends its side; the device's reference on the file is dropped.
  */
-void livemig_file_disable_locked(struct livemig_file *migf)
+static void livemig_file_end(struct livemig_session *s)
 {
+	struct livemig_file *migf = livemig_session_file(s);
 	struct livemig_device *ld = migf->ld;
 
-	lockdep_assert_held(&migf->ld->state_mutex);
+	lockdep_assert_held(&ld->state_mutex);
 
 	migf->disabled = true;
 	livemig_file_free_data(migf);
-	if (ld->saving == migf) {
-		if (ld->engine->save_end)
-			ld->engine->save_end(ld);
-		ld->saving = NULL;
-	}
-	if (ld->resuming == migf) {
-		if (ld->engine->resume_end)
-			ld->engine->resume_end(ld);
-		ld->resuming = NULL;
-	}
+	if (migf->saving && ld->engine->save_end)
+		ld->engine->save_end(ld);
+	if (!migf->saving && ld->engine->resume_end)
+		ld->engine->resume_end(ld);
 	wake_up_interruptible(&migf->wq);
 	fput(migf->filp);
 }
@@ -447,7 +516,7 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	livemig_fill_locked(migf, want);
 	/* At the end of what was produced: look for changes first. */
 	if (migf->produced == migf->consumed && !migf->more &&
-	    livemig_in_precopy(migf)) {
+	    migf->precopy) {
 		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
 		livemig_fill_locked(migf, want);
 	}
@@ -564,7 +633,7 @@ out:
  * Return: 0 once the engine loaded a complete, valid stream; else the
  * error (the caller puts the device in ERROR).
  */
-int livemig_resume_finish_locked(struct livemig_file *migf)
+static int livemig_resume_finish_locked(struct livemig_file *migf)
 {
 	struct livemig_device *ld = migf->ld;
 	int ret;
@@ -576,11 +645,7 @@ int livemig_resume_finish_locked(struct livemig_file *migf)
 		livemig_reject(migf, ret);
 		return ret;
 	}
-	ret = livemig_hw_begin(ld);
-	if (ret)
-		return ret;
-	ret = ld->engine->load(ld);
-	livemig_hw_end(ld);
+	ret = livemig_hw_call(ld, ld->engine->load(ld));
 	if (ret)
 		dev_warn_ratelimited(&ld->core.pdev->dev,
 				     "livemig: loading device state failed: %d\n",
@@ -609,7 +674,7 @@ static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
 		return ret;
 
 	livemig_lock(ld);
-	if (migf->disabled || !livemig_in_precopy(migf)) {
+	if (migf->disabled || !migf->precopy) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -677,3 +742,113 @@ static const struct file_operations livemig_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = livemig_file_release,
 };
+
+/*
+ * Open a session in its slot and have the engine begin its side; on
+ * failure the session ends again (its FD is released with the last
+ * reference).
+ */
+static struct livemig_file *livemig_file_open(struct livemig_device *ld,
+					      bool saving)
+{
+	enum livemig_slot slot = saving ? LIVEMIG_SLOT_SAVING :
+					  LIVEMIG_SLOT_RESUMING;
+	const struct livemig_engine *e = ld->engine;
+	struct livemig_file *migf;
+	int ret = 0;
+
+	migf = livemig_file_create(ld, saving);
+	if (IS_ERR(migf))
+		return migf;
+	livemig_slot_set(ld, slot, &migf->session);
+	if (saving && e->save_begin)
+		ret = e->save_begin(ld);
+	else if (!saving && e->resume_begin)
+		ret = e->resume_begin(ld);
+	if (ret) {
+		livemig_end_locked(ld, slot);
+		return ERR_PTR(ret);
+	}
+	return migf;
+}
+
+/**
+ * livemig_saving_open() - the arc into PRE_COPY(_P2P) or STOP_COPY
+ * @ld: the device, state_mutex held, with no saving session open
+ * @precopy: the arc goes into PRE_COPY or PRE_COPY_P2P (else STOP_COPY)
+ *
+ * Opens the saving session and produces the start of the stream: in
+ * PRE_COPY the initial data, in STOP_COPY all of it.  A failure to
+ * produce sticks to the FD (read() returns it); the arc still succeeds.
+ *
+ * Return: the FD for the user (a reference of its own), or an ERR_PTR.
+ */
+struct file *livemig_saving_open(struct livemig_device *ld, bool precopy)
+{
+	struct livemig_file *migf = livemig_file_open(ld, true);
+
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	migf->precopy = precopy;
+	livemig_save_start_locked(migf, precopy);
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+/**
+ * livemig_saving_finish() - PRE_COPY_P2P -> STOP_COPY, after the stop
+ * @ld: the device, state_mutex held, the engine's stop done
+ *
+ * The saving session, if the user still has one, leaves PRE_COPY: the
+ * rest of the stream follows on the same FD and then ends for good.
+ *
+ * Return: 0; a failure to produce sticks to the FD.
+ */
+int livemig_saving_finish(struct livemig_device *ld)
+{
+	struct livemig_file *migf = livemig_open_file(ld, true);
+
+	if (migf) {
+		migf->precopy = false;
+		livemig_save_locked(migf, LIVEMIG_SAVE_FINAL);
+	}
+	return 0;
+}
+
+/**
+ * livemig_resuming_open() - the arc STOP -> RESUMING
+ * @ld: the device, state_mutex held, with no resuming session open
+ *
+ * Return: the FD for the user (a reference of its own), or an ERR_PTR.
+ */
+struct file *livemig_resuming_open(struct livemig_device *ld)
+{
+	struct livemig_file *migf = livemig_file_open(ld, false);
+
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+/**
+ * livemig_resuming_load() - the arc RESUMING -> STOP
+ * @ld: the device, state_mutex held
+ *
+ * Loads the device from what the resuming session staged, if the stream
+ * it was given is complete and valid, and ends the session either way.
+ *
+ * Return: 0 once loaded; -EINVAL without a session; else the error (the
+ * FSM then puts the device in ERROR).
+ */
+int livemig_resuming_load(struct livemig_device *ld)
+{
+	struct livemig_file *migf = livemig_open_file(ld, false);
+	int ret;
+
+	if (!migf)
+		return -EINVAL;
+	ret = livemig_resume_finish_locked(migf);
+	livemig_end_locked(ld, LIVEMIG_SLOT_RESUMING);
+	return ret;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * livemig core: the device structure every core unit works on.
+ *
+ * Data only: no unit's functions are declared here, so including it
+ * adds no edge to the dependency graph of src/.  Who may touch which
+ * field, and under which lock, is said beside the field; the lifetime
+ * fields (the lock, the migration state, the open sessions) belong to
+ * state.c, which is the only unit that changes them outside an FSM arc.
+ * Engines see only include/livemig/engine.h.
+ */
+#ifndef LIVEMIG_DEVICE_H
+#define LIVEMIG_DEVICE_H
+
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/vfio_pci_core.h>
+
+#include "livemig/engine.h"
+
+struct livemig_session;
+
+/**
+ * enum livemig_slot - what may be open on a device, one of each at a time
+ * @LIVEMIG_SLOT_DIRTY: DMA logging (dirty.c), from LOG_START to LOG_STOP
+ * @LIVEMIG_SLOT_SAVING: a saving data FD (migf.c)
+ * @LIVEMIG_SLOT_RESUMING: a resuming data FD (migf.c)
+ * @LIVEMIG_NR_SLOTS: number of slots
+ *
+ * A reset or close ends what is open in this order (state.c).
+ */
+enum livemig_slot {
+	LIVEMIG_SLOT_DIRTY,
+	LIVEMIG_SLOT_SAVING,
+	LIVEMIG_SLOT_RESUMING,
+	LIVEMIG_NR_SLOTS,
+};
+
+/**
+ * struct livemig_device - a PCI function driven by this module
+ * @core: vfio-pci core device; must stay first for vfio_alloc_device()
+ * @engine: the engine that saves and restores this function (set at init)
+ * @priv: engine private data, @engine->priv_size bytes
+ * @state_mutex: serialises the migration FSM (@mig_state), what is open
+ *	(@slots and the objects there), trapped BAR accesses and every
+ *	engine op.  Lock order: state_mutex -> vfio's memory_lock;
+ *	mmap_lock nests inside state_mutex (copy_to/from_user in FD
+ *	operations).  Never taken under memory_lock: the PCI reset_done
+ *	callback runs with memory_lock held and only try-locks it, leaving
+ *	the reset to livemig_unlock() otherwise (@deferred_reset).  Taken
+ *	and released only through livemig_lock()/livemig_unlock() (state.c).
+ * @mig_state: current migration state; written by fsm.c's arcs and by
+ *	state.c's reset, under state_mutex
+ * @slots: what is open (enum livemig_slot); set and ended through
+ *	state.c, under state_mutex
+ * @reset_lock: protects @deferred_reset
+ * @deferred_reset: a reset_done arrived while @state_mutex was busy
+ * @hw_cmd: PCI command register saved by livemig_hw_begin()
+ * @hw_forced: livemig_hw_begin() turned memory decode on
+ * @open: the device is open (between open_device and close_device);
+ *	written by main.c under state_mutex
+ */
+struct livemig_device {
+	struct vfio_pci_core_device core;
+	const struct livemig_engine *engine;
+	void *priv;
+	struct mutex state_mutex;	/* see above: the FSM lock */
+	enum vfio_device_mig_state mig_state;
+	struct livemig_session *slots[LIVEMIG_NR_SLOTS];
+	spinlock_t reset_lock;		/* protects deferred_reset */
+	bool deferred_reset;
+	u16 hw_cmd;
+	bool hw_forced;
+	bool open;
+};
+
+static inline struct livemig_device *to_ld(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct livemig_device, core.vdev);
+}
+
+/* The function is in a power state where its BARs respond (not D3). */
+static inline bool livemig_powered(struct pci_dev *pdev)
+{
+	return (__force int)pdev->current_state < (__force int)PCI_D3hot;
+}
+
+#endif /* LIVEMIG_DEVICE_H */

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * livemig device lifetime: the one owner of state_mutex.
+ *
+ * What lives here, and nowhere else:
+ * - taking and releasing state_mutex (livemig_lock()/livemig_unlock());
+ * - the reset of the function that vfio-pci core reports through the PCI
+ *   reset_done callback under its memory_lock, where state_mutex cannot
+ *   be taken without inverting the lock order: it is recorded and carried
+ *   out by whoever holds or next releases the mutex;
+ * - what is open on the device (a saving or resuming data FD, DMA
+ *   logging), each in its slot, and how it ends: one at a time through
+ *   livemig_end_locked(), all at once on reset and close;
+ * - the bracket around engine ops that touch the hardware
+ *   (livemig_hw_begin()/livemig_hw_end(), livemig_hw_call()).
+ *
+ * The units that open sessions (migf.c, dirty.c) and walk the FSM
+ * (fsm.c) call this one; it calls none of them, only the end op each
+ * session registered with its slot and the engine's reset_done.
+ */
+#include <linux/lockdep.h>
+#include <linux/pci.h>
+
+#include "state.h"
+
+/**
+ * livemig_state_init() - a new device: RUNNING, nothing open
+ * @ld: the device, not yet visible to anyone
+ */
+void livemig_state_init(struct livemig_device *ld)
+{
+	mutex_init(&ld->state_mutex);
+	spin_lock_init(&ld->reset_lock);
+	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+}
+
+/**
+ * livemig_state_destroy() - the device's memory goes away
+ * @ld: the device, closed (nothing is open any more)
+ */
+void livemig_state_destroy(struct livemig_device *ld)
+{
+	mutex_destroy(&ld->state_mutex);
+}
+
+/**
+ * livemig_lock() - take the device's state_mutex
+ * @ld: the device
+ */
+void livemig_lock(struct livemig_device *ld)
+{
+	mutex_lock(&ld->state_mutex);
+}
+
+/**
+ * livemig_unlock() - release state_mutex, first handling a function reset
+ * that reset_done recorded: everything open ends, the state is RUNNING
+ * and the engine drops its stale view of the device
+ * @ld: the device
+ *
+ * The reset is done under the mutex, so that no FSM step sees it half
+ * way; the loop catches a reset that arrives while this one is handled.
+ */
+void livemig_unlock(struct livemig_device *ld)
+{
+again:
+	spin_lock(&ld->reset_lock);
+	if (ld->deferred_reset) {
+		ld->deferred_reset = false;
+		spin_unlock(&ld->reset_lock);
+		livemig_reset_state_locked(ld);
+		if (ld->engine->reset_done)
+			ld->engine->reset_done(ld);
+		goto again;
+	}
+	mutex_unlock(&ld->state_mutex);
+	spin_unlock(&ld->reset_lock);
+}
+
+/**
+ * livemig_reset_done() - the function was reset (FLR, bus or slot reset)
+ * @ld: the device; called by the PCI reset_done callback, under vfio's
+ *	memory_lock, so state_mutex is only try-locked here
+ *
+ * The reset is recorded; if the mutex is free it is handled at once by
+ * livemig_unlock(), else by the holder when it releases the mutex.
+ */
+void livemig_reset_done(struct livemig_device *ld)
+{
+	spin_lock(&ld->reset_lock);
+	ld->deferred_reset = true;
+	if (!mutex_trylock(&ld->state_mutex)) {
+		spin_unlock(&ld->reset_lock);
+		return;
+	}
+	spin_unlock(&ld->reset_lock);
+	livemig_unlock(ld);
+}
+
+/**
+ * livemig_slot() - what is open in a slot
+ * @ld: the device, state_mutex held
+ * @slot: the slot
+ *
+ * Return: the session, or NULL.
+ */
+struct livemig_session *livemig_slot(struct livemig_device *ld,
+				     enum livemig_slot slot)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	return ld->slots[slot];
+}
+
+/**
+ * livemig_slot_set() - a session was opened in an empty slot
+ * @ld: the device, state_mutex held
+ * @slot: the slot, empty
+ * @s: the session; its ->end runs when the slot is ended
+ */
+void livemig_slot_set(struct livemig_device *ld, enum livemig_slot slot,
+		      struct livemig_session *s)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	WARN_ON_ONCE(ld->slots[slot]);
+	ld->slots[slot] = s;
+}
+
+/**
+ * livemig_end_locked() - end what is open in a slot, if anything
+ * @ld: the device, state_mutex held
+ * @slot: the slot
+ *
+ * The slot is empty before the session's ->end runs.
+ */
+void livemig_end_locked(struct livemig_device *ld, enum livemig_slot slot)
+{
+	struct livemig_session *s;
+
+	lockdep_assert_held(&ld->state_mutex);
+	s = ld->slots[slot];
+	if (!s)
+		return;
+	ld->slots[slot] = NULL;
+	s->end(s);
+}
+
+/**
+ * livemig_reset_state_locked() - end everything open, back to RUNNING
+ * @ld: the device, state_mutex held
+ *
+ * Used by reset, close and the deferred reset of reset_done: DMA logging
+ * stops, then the saving and resuming sessions end (enum livemig_slot).
+ */
+void livemig_reset_state_locked(struct livemig_device *ld)
+{
+	int slot;
+
+	lockdep_assert_held(&ld->state_mutex);
+	for (slot = 0; slot < LIVEMIG_NR_SLOTS; slot++)
+		livemig_end_locked(ld, slot);
+	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
+}
+
+/**
+ * livemig_state() - current migration state; call with state_mutex held
+ * @ld: the device
+ *
+ * Return: the state.
+ */
+enum vfio_device_mig_state livemig_state(struct livemig_device *ld)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	return ld->mig_state;
+}
+
+/**
+ * livemig_hw_begin() - make the device's BARs accessible to the engine
+ * @ld: the device, state_mutex held
+ *
+ * Takes vfio's memory_lock for write, so no user access or mmap fault runs
+ * meanwhile, and turns memory decode on if the user left it off; the
+ * command register is restored by livemig_hw_end().  Use it through
+ * livemig_hw_call().
+ *
+ * Return: 0, or -EIO if the function is in a low power state.
+ */
+int livemig_hw_begin(struct livemig_device *ld)
+{
+	struct pci_dev *pdev = ld->core.pdev;
+
+	lockdep_assert_held(&ld->state_mutex);
+	down_write(&ld->core.memory_lock);
+	if (!livemig_powered(pdev)) {
+		up_write(&ld->core.memory_lock);
+		return -EIO;
+	}
+	pci_read_config_word(pdev, PCI_COMMAND, &ld->hw_cmd);
+	ld->hw_forced = !(ld->hw_cmd & PCI_COMMAND_MEMORY);
+	if (ld->hw_forced)
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      ld->hw_cmd | PCI_COMMAND_MEMORY);
+	return 0;
+}
+
+/**
+ * livemig_hw_end() - undo livemig_hw_begin()
+ * @ld: the device
+ */
+void livemig_hw_end(struct livemig_device *ld)
+{
+	lockdep_assert_held(&ld->core.memory_lock);
+	if (ld->hw_forced)
+		pci_write_config_word(ld->core.pdev, PCI_COMMAND, ld->hw_cmd);
+	up_write(&ld->core.memory_lock);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * livemig core: the one owner of a device's lifetime (state.c).
+ *
+ * state_mutex, the reset that vfio-pci core reports while the mutex is
+ * busy, what is open on the device and how it ends, and the bracket
+ * every engine op runs in.  Every other unit of src/ may include this
+ * header; state.c includes none of theirs.
+ */
+#ifndef LIVEMIG_STATE_H
+#define LIVEMIG_STATE_H
+
+#include "device.h"
+
+/**
+ * struct livemig_session - something open on a device until it is ended
+ * @end: ends it, with state_mutex held, after state.c took it out of its
+ *	slot: free what it holds, wake its waiters, drop the references it
+ *	took.  Called by livemig_end_locked() on an explicit end (an FSM arc,
+ *	LOG_STOP) and on every reset and close.
+ *
+ * The unit that opens it (migf.c, dirty.c) embeds it in its own object;
+ * state.c knows nothing else of it, which keeps the lock owner below the
+ * units whose objects it ends.
+ */
+struct livemig_session {
+	void (*end)(struct livemig_session *s);
+};
+
+void livemig_state_init(struct livemig_device *ld);
+void livemig_state_destroy(struct livemig_device *ld);
+
+void livemig_lock(struct livemig_device *ld);
+void livemig_unlock(struct livemig_device *ld);
+void livemig_reset_done(struct livemig_device *ld);
+void livemig_reset_state_locked(struct livemig_device *ld);
+
+struct livemig_session *livemig_slot(struct livemig_device *ld,
+				     enum livemig_slot slot);
+void livemig_slot_set(struct livemig_device *ld, enum livemig_slot slot,
+		      struct livemig_session *s);
+void livemig_end_locked(struct livemig_device *ld, enum livemig_slot slot);
+
+int livemig_hw_begin(struct livemig_device *ld);
+void livemig_hw_end(struct livemig_device *ld);
+
+/**
+ * livemig_hw_call() - run an engine op with the device's BARs accessible
+ * @ld: the device, state_mutex held (livemig_hw_begin() asserts it)
+ * @call: the op's call, an int expression; evaluated only if the BARs
+ *	could be made accessible
+ *
+ * The one bracket around engine ops that touch the device: vfio's
+ * memory_lock held for write and memory decode on while @call runs (see
+ * livemig_hw_begin()).
+ *
+ * Return: livemig_hw_begin()'s error, or the value of @call.
+ */
+#define livemig_hw_call(ld, call)					\
+({									\
+	struct livemig_device *__ld = (ld);				\
+	int __ret = livemig_hw_begin(__ld);				\
+									\
+	if (!__ret) {							\
+		__ret = (call);						\
+		livemig_hw_end(__ld);					\
+	}								\
+	__ret;								\
+})
+
+#endif /* LIVEMIG_STATE_H */
