@@ -59,6 +59,11 @@ enum livemig_slot {
  * @hw_forced: livemig_hw_begin() turned memory decode on
  * @open: the device is open (between open_device and close_device);
  *	written by main.c under state_mutex
+ * @debugfs: the device's debugfs directory (debugfs.c), or an ERR_PTR/NULL
+ * @arcs: FSM arcs taken since the device was bound, under state_mutex
+ * @last_err: the last error an engine op or a session failed with, as
+ *	recorded by livemig_failed(); under state_mutex
+ * @last_err_where: what failed then (a static string), or NULL
  */
 struct livemig_device {
 	struct vfio_pci_core_device core;
@@ -72,6 +77,10 @@ struct livemig_device {
 	u16 hw_cmd;
 	bool hw_forced;
 	bool open;
+	struct dentry *debugfs;
+	u64 arcs;
+	int last_err;
+	const char *last_err_where;
 };
 
 static inline struct livemig_device *to_ld(struct vfio_device *vdev)

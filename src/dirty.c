@@ -32,6 +32,7 @@
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -350,7 +351,7 @@ static int livemig_log_read_and_clear(struct vfio_device *vdev,
 	}
 	/* Let the engine mark DMA that may have landed since the last look. */
 	if (e->dirty_sync) {
-		ret = livemig_hw_call(ld, (e->dirty_sync(ld), 0));
+		ret = livemig_hw_call(ld, "dirty_sync", (e->dirty_sync(ld), 0));
 		if (ret)
 			goto out;
 	}
@@ -358,6 +359,28 @@ static int livemig_log_read_and_clear(struct vfio_device *vdev,
 out:
 	livemig_unlock(ld);
 	return ret;
+}
+
+/**
+ * livemig_dirty_show() - DMA logging, for debugfs
+ * @ld: the device, state_mutex held
+ * @m: where to print; one line
+ */
+void livemig_dirty_show(struct livemig_device *ld, struct seq_file *m)
+{
+	struct livemig_dirty *d = livemig_dirty_log(ld);
+	u64 dirty = 0;
+	u32 i;
+
+	if (!d) {
+		seq_printf(m, "dma_logging: %s\n",
+			   livemig_dirty_ops(ld) ? "off" : "not offered");
+		return;
+	}
+	for (i = 0; i < d->nranges; i++)
+		dirty += bitmap_weight(d->ranges[i].bits, d->ranges[i].npages);
+	seq_printf(m, "dma_logging: ranges %u page_size %llu dirty_pages %llu\n",
+		   d->nranges, BIT_ULL(d->page_shift), dirty);
 }
 
 static const struct vfio_log_ops livemig_log_ops = {

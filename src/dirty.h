@@ -9,4 +9,7 @@
 
 const struct vfio_log_ops *livemig_dirty_ops(struct livemig_device *ld);
 
+struct seq_file;
+void livemig_dirty_show(struct livemig_device *ld, struct seq_file *m);
+
 #endif /* LIVEMIG_DIRTY_H */

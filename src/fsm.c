@@ -10,11 +10,14 @@
  * undone (a failed resume).
  */
 #include <linux/file.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 
 #include "fsm.h"
 #include "migf.h"
 #include "state.h"
+#include "livemig_trace.h"
 
 static bool precopy = true;
 module_param(precopy, bool, 0444);
@@ -33,10 +36,10 @@ bool livemig_precopy_enabled(void)
 }
 
 /* The engine op of an arc that only changes what the device does. */
-static int livemig_call(struct livemig_device *ld,
+static int livemig_call(struct livemig_device *ld, const char *what,
 			int (*op)(struct livemig_device *ld))
 {
-	return op ? livemig_hw_call(ld, op(ld)) : 0;
+	return op ? livemig_hw_call(ld, what, op(ld)) : 0;
 }
 
 /* PRE_COPY_P2P -> STOP_COPY: stop, then finish the stream on the same FD. */
@@ -44,7 +47,7 @@ static int livemig_precopy_to_stop_copy(struct livemig_device *ld)
 {
 	int ret;
 
-	ret = livemig_call(ld, ld->engine->stop);
+	ret = livemig_call(ld, "stop", ld->engine->stop);
 	if (ret)
 		return ret;
 	return livemig_saving_finish(ld);
@@ -72,17 +75,17 @@ static struct file *livemig_step(struct livemig_device *ld,
 	switch (ARC(ld->mig_state, next)) {
 	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P):
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P):
-		ret = livemig_call(ld, e->quiesce);
+		ret = livemig_call(ld, "quiesce", e->quiesce);
 		break;
 	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_RUNNING):
 	case ARC(VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_PRE_COPY):
-		ret = livemig_call(ld, e->unquiesce);
+		ret = livemig_call(ld, "unquiesce", e->unquiesce);
 		break;
 	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_STOP):
-		ret = livemig_call(ld, e->stop);
+		ret = livemig_call(ld, "stop", e->stop);
 		break;
 	case ARC(VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING_P2P):
-		ret = livemig_call(ld, e->start);
+		ret = livemig_call(ld, "start", e->start);
 		break;
 	case ARC(VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY):
 	case ARC(VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY_P2P):
@@ -112,6 +115,20 @@ static struct file *livemig_step(struct livemig_device *ld,
 	return ret ? ERR_PTR(ret) : NULL;
 }
 
+/* One arc taken or refused: counted, traced and, with dynamic debug, logged. */
+static void livemig_arc_done(struct livemig_device *ld,
+			     enum vfio_device_mig_state from,
+			     enum vfio_device_mig_state to, int ret, u64 t0)
+{
+	u64 usecs = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
+
+	if (!ret)
+		ld->arcs++;
+	trace_livemig_arc(ld->core.pdev, from, to, ret, usecs);
+	dev_dbg(&ld->core.pdev->dev, "livemig: %s -> %s: %d (%llu us)\n",
+		livemig_state_name(from), livemig_state_name(to), ret, usecs);
+}
+
 /*
  * The requests vfio core's table answers with ERROR: ERROR as a target,
  * anything from ERROR (only a reset leaves it) and STOP_COPY back to the
@@ -134,8 +151,9 @@ static struct file *livemig_set_state(struct vfio_device *vdev,
 				      enum vfio_device_mig_state new_state)
 {
 	struct livemig_device *ld = to_ld(vdev);
-	enum vfio_device_mig_state next;
+	enum vfio_device_mig_state from, next;
 	struct file *res = NULL;
+	u64 t0;
 	int ret;
 
 	livemig_lock(ld);
@@ -148,7 +166,10 @@ static struct file *livemig_set_state(struct vfio_device *vdev,
 			res = ERR_PTR(ret);
 			break;
 		}
+		from = ld->mig_state;
+		t0 = ktime_get_ns();
 		res = livemig_step(ld, next);
+		livemig_arc_done(ld, from, next, PTR_ERR_OR_ZERO(res), t0);
 		if (IS_ERR(res))
 			break;
 		ld->mig_state = next;

@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "debugfs.h"
 #include "dirty.h"
 #include "fsm.h"
 #include "state.h"
@@ -242,7 +243,7 @@ static int livemig_open_device(struct vfio_device *vdev)
 
 	livemig_lock(ld);
 	ld->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	ret = livemig_hw_call(ld, e->open ? e->open(ld) : 0);
+	ret = livemig_hw_call(ld, "open", e->open ? e->open(ld) : 0);
 	ld->open = !ret;
 	livemig_unlock(ld);
 	if (ret)
@@ -281,7 +282,7 @@ static int livemig_engine_reset(struct livemig_device *ld)
 	int ret;
 
 	livemig_lock(ld);
-	ret = livemig_hw_call(ld, ld->engine->reset(ld));
+	ret = livemig_hw_call(ld, "reset", ld->engine->reset(ld));
 	livemig_reset_state_locked(ld);
 	livemig_unlock(ld);
 	return ret;
@@ -556,9 +557,10 @@ static int livemig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev_set_drvdata(&pdev->dev, &ld->core);
 	if (ld->engine->probe)
 		ld->engine->probe(ld);
+	livemig_debugfs_add(ld);
 	ret = vfio_pci_core_register_device(&ld->core);
 	if (ret)
-		goto err_put;
+		goto err_debugfs;
 	pci_info(pdev, "livemig: %s engine; STOP_COPY P2P%s; DMA logging %s\n",
 		 ld->engine->name,
 		 livemig_precopy_enabled() ? " PRE_COPY" :
@@ -567,7 +569,8 @@ static int livemig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 ld->core.vdev.log_ops ? "offered" : "not offered");
 	return 0;
 
-err_put:
+err_debugfs:
+	livemig_debugfs_remove(ld);
 	vfio_put_device(&ld->core.vdev);
 	return ret;
 }
@@ -577,6 +580,7 @@ static void livemig_remove(struct pci_dev *pdev)
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
 
 	vfio_pci_core_unregister_device(core);
+	livemig_debugfs_remove(container_of(core, struct livemig_device, core));
 	vfio_put_device(&core->vdev);
 }
 
@@ -604,7 +608,25 @@ static struct pci_driver livemig_pci_driver = {
 	.err_handler = &livemig_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(livemig_pci_driver);
+
+static int __init livemig_init(void)
+{
+	int ret;
+
+	livemig_debugfs_init();
+	ret = pci_register_driver(&livemig_pci_driver);
+	if (ret)
+		livemig_debugfs_exit();
+	return ret;
+}
+module_init(livemig_init);
+
+static void __exit livemig_exit(void)
+{
+	pci_unregister_driver(&livemig_pci_driver);
+	livemig_debugfs_exit();
+}
+module_exit(livemig_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vfio-pci variant driver with VFIO live migration");

@@ -19,12 +19,14 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
 #include "migf.h"
 #include "state.h"
+#include "livemig_trace.h"
 
 /*
  * Room for an engine's compat blob in the IDENTITY record: enough for a
@@ -253,6 +255,31 @@ static struct livemig_file *livemig_open_file(struct livemig_device *ld,
 }
 
 /**
+ * livemig_migf_show() - the open sessions, for debugfs
+ * @ld: the device, state_mutex held
+ * @m: where to print; one line per direction
+ */
+void livemig_migf_show(struct livemig_device *ld, struct seq_file *m)
+{
+	struct livemig_file *migf;
+
+	lockdep_assert_held(&ld->state_mutex);
+	migf = livemig_open_file(ld, true);
+	if (migf)
+		seq_printf(m, "saving: produced %llu consumed %llu precopy %d final %d more %d err %d\n",
+			   migf->produced, migf->consumed, migf->precopy,
+			   migf->final, migf->more, migf->err);
+	else
+		seq_puts(m, "saving: none\n");
+	migf = livemig_open_file(ld, false);
+	if (migf)
+		seq_printf(m, "resuming: consumed %llu rejected %d\n",
+			   migf->consumed, migf->rejected);
+	else
+		seq_puts(m, "resuming: none\n");
+}
+
+/**
  * livemig_stop_copy_size() - bytes left to read for a STOP_COPY stream
  * @ld: the device, state_mutex held
  *
@@ -298,7 +325,7 @@ static int livemig_save_locked(struct livemig_file *migf,
 
 	if (migf->err || migf->final)
 		return migf->err;
-	ret = livemig_hw_call(ld, ld->engine->save(ld, &s, phase));
+	ret = livemig_hw_call(ld, "save", ld->engine->save(ld, &s, phase));
 	migf->spent += migf->produced - s.start + s.work;
 	migf->more = ret == LIVEMIG_SAVE_MORE;
 	migf->more_phase = phase;
@@ -362,9 +389,9 @@ static int livemig_emit_identity(struct livemig_file *migf)
 	payload = kzalloc(LM_IDENTITY_LEN + LIVEMIG_ID_BLOB_MAX, GFP_KERNEL);
 	if (!payload)
 		return -ENOMEM;
-	ret = livemig_hw_call(ld, ld->engine->identity(ld,
-						       payload + LM_IDENTITY_LEN,
-						       LIVEMIG_ID_BLOB_MAX));
+	ret = livemig_hw_call(ld, "identity",
+			      ld->engine->identity(ld, payload + LM_IDENTITY_LEN,
+						   LIVEMIG_ID_BLOB_MAX));
 	if (ret < 0)
 		goto out;
 	/* An engine that wrote past @max has a bug; never emit past it. */
@@ -478,6 +505,8 @@ static void livemig_file_end(struct livemig_session *s)
 	lockdep_assert_held(&ld->state_mutex);
 
 	migf->disabled = true;
+	trace_livemig_session_end(ld->core.pdev, migf->saving, migf->produced,
+				  migf->consumed, migf->err);
 	livemig_file_free_data(migf);
 	if (migf->saving && ld->engine->save_end)
 		ld->engine->save_end(ld);
@@ -501,8 +530,11 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 		goto out;
 	}
 	ret = migf->err;
-	if (!ret && ld->engine->save_check)
+	if (!ret && ld->engine->save_check) {
 		ret = ld->engine->save_check(ld);
+		if (ret)
+			livemig_failed(ld, "save_check", ret);
+	}
 	if (ret)
 		goto out;
 
@@ -547,6 +579,7 @@ static void livemig_reject(struct livemig_file *migf, int err)
 	if (migf->rejected)
 		return;
 	migf->rejected = true;
+	livemig_note_failure(migf->ld, "resume stream", err);
 	dev_warn_ratelimited(&migf->ld->core.pdev->dev,
 			     "livemig: resume stream rejected near byte %llu: %s\n",
 			     migf->consumed,
@@ -645,12 +678,7 @@ static int livemig_resume_finish_locked(struct livemig_file *migf)
 		livemig_reject(migf, ret);
 		return ret;
 	}
-	ret = livemig_hw_call(ld, ld->engine->load(ld));
-	if (ret)
-		dev_warn_ratelimited(&ld->core.pdev->dev,
-				     "livemig: loading device state failed: %d\n",
-				     ret);
-	return ret;
+	return livemig_hw_call(ld, "load", ld->engine->load(ld));
 }
 
 /*
@@ -688,6 +716,8 @@ static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
 			 migf->initial_end - migf->consumed : 0;
 	info.initial_bytes = unread_initial + initial;
 	info.dirty_bytes = unread - unread_initial + dirty;
+	trace_livemig_precopy_info(ld->core.pdev, info.initial_bytes,
+				   info.dirty_bytes);
 out:
 	livemig_unlock(ld);
 	if (!ret && copy_to_user((void __user *)arg, &info,
@@ -766,6 +796,7 @@ static struct livemig_file *livemig_file_open(struct livemig_device *ld,
 	else if (!saving && e->resume_begin)
 		ret = e->resume_begin(ld);
 	if (ret) {
+		livemig_failed(ld, saving ? "save_begin" : "resume_begin", ret);
 		livemig_end_locked(ld, slot);
 		return ERR_PTR(ret);
 	}

@@ -19,4 +19,7 @@ struct file *livemig_resuming_open(struct livemig_device *ld);
 int livemig_resuming_load(struct livemig_device *ld);
 size_t livemig_stop_copy_size(struct livemig_device *ld);
 
+struct seq_file;
+void livemig_migf_show(struct livemig_device *ld, struct seq_file *m);
+
 #endif /* LIVEMIG_MIGF_H */

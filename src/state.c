@@ -162,6 +162,65 @@ void livemig_reset_state_locked(struct livemig_device *ld)
 }
 
 /**
+ * livemig_state_name() - a migration state as the uAPI header names it
+ * @state: the state
+ *
+ * Return: its name without the VFIO_DEVICE_STATE_ prefix, or "?".
+ */
+const char *livemig_state_name(enum vfio_device_mig_state state)
+{
+	static const char * const names[] = {
+		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+		[VFIO_DEVICE_STATE_STOP] = "STOP",
+		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+	};
+
+	if ((unsigned int)state >= ARRAY_SIZE(names) || !names[state])
+		return "?";
+	return names[state];
+}
+
+/**
+ * livemig_note_failure() - record a failure for debugfs, without logging it
+ * @ld: the device, state_mutex held
+ * @where: what failed, a static string
+ * @err: the negative errno
+ *
+ * For a failure the caller logs in its own words (a rejected stream).
+ */
+void livemig_note_failure(struct livemig_device *ld, const char *where,
+			  int err)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	ld->last_err = err;
+	ld->last_err_where = where;
+}
+
+/**
+ * livemig_failed() - an engine op or a session failed: record and log it
+ * @ld: the device, state_mutex held
+ * @where: what failed, a static string ("engine stop", "resume stream")
+ * @err: the negative errno
+ *
+ * The last failure is what debugfs shows; the log line is rate limited,
+ * since a user can make some of these fail at will (a corrupt stream).
+ *
+ * Return: @err, so that callers can return through it.
+ */
+int livemig_failed(struct livemig_device *ld, const char *where, int err)
+{
+	livemig_note_failure(ld, where, err);
+	dev_err_ratelimited(&ld->core.pdev->dev, "livemig: %s: %s failed: %pe\n",
+			    ld->engine->name, where, ERR_PTR(err));
+	return err;
+}
+
+/**
  * livemig_state() - current migration state; call with state_mutex held
  * @ld: the device
  *

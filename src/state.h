@@ -41,22 +41,29 @@ void livemig_slot_set(struct livemig_device *ld, enum livemig_slot slot,
 		      struct livemig_session *s);
 void livemig_end_locked(struct livemig_device *ld, enum livemig_slot slot);
 
+const char *livemig_state_name(enum vfio_device_mig_state state);
+void livemig_note_failure(struct livemig_device *ld, const char *where,
+			  int err);
+int livemig_failed(struct livemig_device *ld, const char *where, int err);
+
 int livemig_hw_begin(struct livemig_device *ld);
 void livemig_hw_end(struct livemig_device *ld);
 
 /**
  * livemig_hw_call() - run an engine op with the device's BARs accessible
  * @ld: the device, state_mutex held (livemig_hw_begin() asserts it)
+ * @what: the op's name, a string literal, for the log and debugfs
  * @call: the op's call, an int expression; evaluated only if the BARs
  *	could be made accessible
  *
  * The one bracket around engine ops that touch the device: vfio's
  * memory_lock held for write and memory decode on while @call runs (see
- * livemig_hw_begin()).
+ * livemig_hw_begin()).  A negative result is recorded and logged by
+ * livemig_failed().
  *
  * Return: livemig_hw_begin()'s error, or the value of @call.
  */
-#define livemig_hw_call(ld, call)					\
+#define livemig_hw_call(ld, what, call)					\
 ({									\
 	struct livemig_device *__ld = (ld);				\
 	int __ret = livemig_hw_begin(__ld);				\
@@ -65,7 +72,7 @@ void livemig_hw_end(struct livemig_device *ld);
 		__ret = (call);						\
 		livemig_hw_end(__ld);					\
 	}								\
-	__ret;								\
+	__ret < 0 ? livemig_failed(__ld, what, __ret) : __ret;		\
 })
 
 #endif /* LIVEMIG_STATE_H */

@@ -27,6 +27,7 @@
 
 struct livemig_device;
 struct livemig_save;
+struct seq_file;
 
 /* Vendor ID of QEMU's emulated devices (edu, bochs-display); not in pci_ids.h. */
 #define LIVEMIG_VENDOR_QEMU	0x1234
@@ -160,6 +161,9 @@ enum livemig_save_phase {
  * @dirty_sync: DMA logging is about to be reported: mark (again) what DMA
  *	in flight may have written since it was last marked, so a page
  *	written after a report is reported once more.
+ * @show: print the engine's own figures into the device's debugfs status
+ *	file, one "key: value" line each with the engine's name as the key's
+ *	prefix (e.g. "edu_held_doorbell: 0"); must not touch the device.
  *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
  * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
@@ -213,6 +217,7 @@ struct livemig_engine {
 	void (*reset_done)(struct livemig_device *ld);
 
 	void (*dirty_sync)(struct livemig_device *ld);
+	void (*show)(struct livemig_device *ld, struct seq_file *m);
 };
 
 /* Services the core offers to engines. */

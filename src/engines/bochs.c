@@ -50,6 +50,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -798,6 +799,21 @@ static int bochs_reset(struct livemig_device *ld)
 	return bochs_write_regs(ld, &r);
 }
 
+/* debugfs: VRAM and where the walk of the saving session stands. */
+static void bochs_show(struct livemig_device *ld, struct seq_file *m)
+{
+	struct bochs_dev *bd = livemig_priv(ld);
+
+	seq_printf(m, "bochs_vram_bytes: %llu\n", bd->vram_size);
+	seq_printf(m, "bochs_saving: %d\n", bd->saving);
+	if (bd->saving) {
+		seq_printf(m, "bochs_pages_walked: %u of %u\n", bd->cursor,
+			   bd->npages);
+		seq_printf(m, "bochs_pages_dirty: %u\n", bd->ndirty);
+	}
+	seq_printf(m, "bochs_staged: %d\n", bd->staged_valid);
+}
+
 const struct livemig_engine bochs_engine = {
 	.name = "bochs-display",
 	.engine_id = BOCHS_ENGINE_ID,
@@ -821,4 +837,5 @@ const struct livemig_engine bochs_engine = {
 	.load = bochs_load,
 	.resume_end = bochs_resume_end,
 	.reset = bochs_reset,
+	.show = bochs_show,
 };

@@ -56,6 +56,7 @@
 #include <linux/iommu.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 
 #include "engines.h"
 
@@ -735,6 +736,18 @@ static void edu_reset_done(struct livemig_device *ld)
 	edu_dma_clear(ed);
 }
 
+/* debugfs: what the engine holds of the device. */
+static void edu_show(struct livemig_device *ld, struct seq_file *m)
+{
+	struct edu_dev *ed = livemig_priv(ld);
+
+	seq_printf(m, "edu_buffer_unknown: %d\n", ed->buf_unknown);
+	seq_printf(m, "edu_held_doorbell: 0x%llx\n", ed->held_cmd);
+	seq_printf(m, "edu_dma_in_flight: %d\n", edu_dma_pending(ed));
+	seq_printf(m, "edu_pending_irq: 0x%x\n", ed->pending_irq);
+	seq_printf(m, "edu_staged: %d\n", ed->staged_valid);
+}
+
 static int edu_reset(struct livemig_device *ld)
 {
 	struct edu_dev *ed = livemig_priv(ld);
@@ -773,4 +786,5 @@ const struct livemig_engine edu_engine = {
 	.reset = edu_reset,
 	.reset_done = edu_reset_done,
 	.dirty_sync = edu_dirty_sync,
+	.show = edu_show,
 };
