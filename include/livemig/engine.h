@@ -9,9 +9,10 @@
  * Documentation/engine-porting.md walks through writing one.
  *
  * Locking: every engine op except ->match is called with the device's
- * state_mutex held (see struct livemig_device), so an engine needs no lock
- * of its own for state that only its ops touch.  Ops that touch hardware
- * are bracketed by the core with livemig_hw_begin()/livemig_hw_end(),
+ * state_mutex held (see struct livemig_device in src/device.h), so an
+ * engine needs no lock of its own for state that only its ops touch.  Ops
+ * that touch hardware are bracketed by the core with livemig_hw_call()
+ * (livemig_hw_begin()/livemig_hw_end() in src/state.c),
  * which hold vfio's memory_lock for write and keep memory decode on, so an
  * engine may use the livemig_hw_*() accessors freely inside an op.
  */
