@@ -56,6 +56,7 @@
 #include <linux/string.h>
 #include <linux/xxhash.h>
 
+#include "bochs_rec.h"
 #include "engines.h"
 
 #define BOCHS_DEVICE		0x1111
@@ -67,29 +68,7 @@
 #define BOCHS_EDID_LEN		256
 #define BOCHS_VBE		0x500
 #define BOCHS_QEXT_BYTEORDER	0x604
-#define BOCHS_LITTLE_ENDIAN	0x1e1e1e1e
-#define BOCHS_BIG_ENDIAN	0xbebebebe
 
-/* VBE dispi register indices. */
-#define VBE_ID			0x0
-#define VBE_XRES		0x1
-#define VBE_YRES		0x2
-#define VBE_BPP			0x3
-#define VBE_ENABLE		0x4
-#define VBE_BANK		0x5
-#define VBE_VIRT_WIDTH		0x6
-#define VBE_VIRT_HEIGHT		0x7
-#define VBE_X_OFFSET		0x8
-#define VBE_Y_OFFSET		0x9
-#define VBE_NREGS		0xa	/* registers that hold a value */
-
-#define BOCHS_ENGINE_ID		0x424f4348	/* "BOCH" */
-#define BOCHS_ENGINE_VERSION	1
-
-/* VRAM travels in 4 KiB pages whatever the kernel's page size. */
-#define BOCHS_PAGE		SZ_4K
-#define BOCHS_REC_PAGES		32	/* pages per PAGES record, at most */
-#define BOCHS_REC_MAX		(8 + BOCHS_REC_PAGES * BOCHS_PAGE)
 /* Worst case of one page on the wire: a PAGES record of its own. */
 #define BOCHS_PAGE_COST		(LM_REC_HDR_LEN + 8 + BOCHS_PAGE)
 /*
@@ -101,13 +80,6 @@
 /* Pages hashed or written between two chances to reschedule. */
 #define BOCHS_RESCHED_PAGES	256
 
-/*
- * STATE payload: VBE registers XRES..Y_OFFSET (indices 1-9) as le16 at
- * 2 * (index - 1), two reserved zero bytes, the byte order as le32.
- */
-#define BOCHS_STATE_LEN		24
-#define BOCHS_STATE_BYTEORDER	20
-
 /* IDENTITY blob: le64 VRAM bytes, le32 VBE ID, le32 EDID length, EDID. */
 #define BOCHS_ID_LEN		(16 + BOCHS_EDID_LEN)
 
@@ -115,16 +87,6 @@
 static const u8 bochs_restore_order[] = {
 	VBE_XRES, VBE_YRES, VBE_BPP, VBE_BANK, VBE_VIRT_WIDTH,
 	VBE_VIRT_HEIGHT, VBE_X_OFFSET, VBE_Y_OFFSET, VBE_ENABLE,
-};
-
-/**
- * struct bochs_regs - the register file that travels
- * @vbe: VBE dispi registers by index; [VBE_ID] is not part of the state
- * @byteorder: framebuffer byte order register
- */
-struct bochs_regs {
-	u16 vbe[VBE_NREGS];
-	u32 byteorder;
 };
 
 /**
@@ -395,8 +357,12 @@ static int bochs_out_zeros(struct bochs_out *o)
 
 	if (!o->zero_n)
 		return 0;
-	lm_put64(p, (u64)o->zero_first * BOCHS_PAGE);
-	lm_put64(p + 8, (u64)o->zero_n * BOCHS_PAGE);
+	struct bochs_range r = {
+		.off = (u64)o->zero_first * BOCHS_PAGE,
+		.len = (u64)o->zero_n * BOCHS_PAGE,
+	};
+
+	bochs_zero_encode(p, &r);
 	o->zero_n = 0;
 	return livemig_emit(o->s, LM_REC_ZERO, p, sizeof(p));
 }
@@ -425,7 +391,7 @@ static int bochs_out_page(struct livemig_device *ld, struct bochs_out *o,
 		if (!o->rec)
 			return -ENOMEM;
 		o->rec_first = pg;
-		lm_put64(o->rec, (u64)pg * BOCHS_PAGE);
+		bochs_pages_encode_hdr(o->rec, (u64)pg * BOCHS_PAGE);
 	}
 	dst = o->rec + 8 + o->rec_n * BOCHS_PAGE;
 	memcpy_fromio(dst, vram + (size_t)pg * BOCHS_PAGE, BOCHS_PAGE);
@@ -512,16 +478,6 @@ static void bochs_rescan(struct livemig_device *ld, void __iomem *vram)
 	bd->dcursor = 0;
 }
 
-static void bochs_encode_regs(u8 *p, const struct bochs_regs *r)
-{
-	int i;
-
-	memset(p, 0, BOCHS_STATE_LEN);
-	for (i = VBE_XRES; i < VBE_NREGS; i++)
-		lm_put16(p + 2 * (i - VBE_XRES), r->vbe[i]);
-	lm_put32(p + BOCHS_STATE_BYTEORDER, r->byteorder);
-}
-
 static int bochs_emit_state(struct livemig_device *ld, struct livemig_save *s)
 {
 	u8 p[BOCHS_STATE_LEN];
@@ -531,7 +487,7 @@ static int bochs_emit_state(struct livemig_device *ld, struct livemig_save *s)
 	ret = bochs_read_regs(ld, &r);
 	if (ret)
 		return ret;
-	bochs_encode_regs(p, &r);
+	bochs_regs_encode(p, &r);
 	return livemig_emit(s, LM_REC_STATE, p, sizeof(p));
 }
 
@@ -669,13 +625,6 @@ static void bochs_resume_end(struct livemig_device *ld)
 	bochs_resume_free(livemig_priv(ld));
 }
 
-/* Is [@off, @off + @len) a non-empty page-aligned range inside VRAM? */
-static bool bochs_range_ok(struct bochs_dev *bd, u64 off, u64 len)
-{
-	return len && !(off % BOCHS_PAGE) && !(len % BOCHS_PAGE) &&
-	       off < bd->vram_size && len <= bd->vram_size - off;
-}
-
 /**
  * bochs_stage() - keep one record of a resuming stream in memory
  * @ld: the device
@@ -691,43 +640,31 @@ static int bochs_stage(struct livemig_device *ld, u16 type, const u8 *p,
 		       u32 len)
 {
 	struct bochs_dev *bd = livemig_priv(ld);
-	struct bochs_regs *r = &bd->staged;
-	u64 off, n;
-	int i;
+	struct bochs_range r;
+	struct bochs_regs regs;
+	int ret;
 
 	switch (type) {
 	case LM_REC_PAGES:
-		if (len < 8)
-			return -LM_ECORRUPT;
-		off = lm_get64(p);
-		n = len - 8;
-		if (!bochs_range_ok(bd, off, n))
-			return -LM_ECORRUPT;
-		memcpy(bd->image + off, p + 8, n);
-		bitmap_set(bd->covered, off / BOCHS_PAGE, n / BOCHS_PAGE);
-		bitmap_clear(bd->zero, off / BOCHS_PAGE, n / BOCHS_PAGE);
+		ret = bochs_pages_decode(p, len, bd->vram_size, &r);
+		if (ret)
+			return ret;
+		memcpy(bd->image + r.off, p + 8, r.len);
+		bitmap_set(bd->covered, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
+		bitmap_clear(bd->zero, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
 		return 0;
 	case LM_REC_ZERO:
-		if (len != 16)
-			return -LM_ECORRUPT;
-		off = lm_get64(p);
-		n = lm_get64(p + 8);
-		if (!bochs_range_ok(bd, off, n))
-			return -LM_ECORRUPT;
-		bitmap_set(bd->covered, off / BOCHS_PAGE, n / BOCHS_PAGE);
-		bitmap_set(bd->zero, off / BOCHS_PAGE, n / BOCHS_PAGE);
+		ret = bochs_zero_decode(p, len, bd->vram_size, &r);
+		if (ret)
+			return ret;
+		bitmap_set(bd->covered, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
+		bitmap_set(bd->zero, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
 		return 0;
 	case LM_REC_STATE:
-		if (len != BOCHS_STATE_LEN || lm_get16(p + 18))
-			return -LM_ECORRUPT;
-		r->byteorder = lm_get32(p + BOCHS_STATE_BYTEORDER);
-		/* The register only ever reads back one of the two values. */
-		if (r->byteorder != BOCHS_LITTLE_ENDIAN &&
-		    r->byteorder != BOCHS_BIG_ENDIAN)
-			return -LM_ECORRUPT;
-		r->vbe[VBE_ID] = 0;
-		for (i = VBE_XRES; i < VBE_NREGS; i++)
-			r->vbe[i] = lm_get16(p + 2 * (i - VBE_XRES));
+		ret = bochs_regs_decode(p, len, &regs);
+		if (ret)
+			return ret;
+		bd->staged = regs;
 		bd->staged_valid = true;
 		return 0;
 	default:

@@ -58,6 +58,7 @@
 #include <linux/module.h>
 #include <linux/seq_file.h>
 
+#include "edu_rec.h"
 #include "engines.h"
 
 #define EDU_BAR			0
@@ -73,41 +74,21 @@
 #define EDU_REG_DMA_CNT		0x90
 #define EDU_REG_DMA_CMD		0x98
 
-#define EDU_STATUS_COMPUTING	0x01
-#define EDU_STATUS_IRQFACT	0x80
 #define EDU_IRQ_FACT		0x1
-#define EDU_DMA_RUN		0x1
-#define EDU_DMA_TO_RAM		0x2
 /* The device's internal DMA buffer: its address on the device side. */
 #define EDU_DMA_BUF_ADDR	0x40000
 #define EDU_DMA_BUF_SIZE	4096
 
 #define EDU_ENGINE_ID		0x00454455	/* "EDU" */
 #define EDU_ENGINE_VERSION	1
-#define EDU_STATE_LEN		64
 #define EDU_WAIT_MS		3000
 /* How long a finished factorial may take to raise its interrupt. */
 #define EDU_IRQ_WAIT_MS		500
-/* 34! mod 2^32 == 0, and every k! for k > 34 as well. */
-#define EDU_FACT_MAX_K		34
 
 static unsigned int edu_dma_bits = 28;
 module_param(edu_dma_bits, uint, 0444);
 MODULE_PARM_DESC(edu_dma_bits,
 		 "edu: width of the device's DMA mask (QEMU dma_mask), default 28");
-
-/* The device state that travels, in wire order (see edu_encode()). */
-struct edu_state {
-	u32 liveness;
-	u32 fact;
-	u32 status;
-	u32 irq_status;
-	u64 dma_src;
-	u64 dma_dst;
-	u64 dma_cnt;
-	u64 dma_cmd;		/* as the user reads it when nothing is held */
-	u64 held_cmd;		/* a doorbell held in P2P, 0 if none */
-};
 
 /**
  * struct edu_dev - engine private data, protected by the state_mutex
@@ -557,20 +538,6 @@ static int edu_snapshot(struct livemig_device *ld, struct edu_state *s)
 	return 0;
 }
 
-static void edu_encode(u8 *p, const struct edu_state *s)
-{
-	lm_put32(p, s->liveness);
-	lm_put32(p + 4, s->fact);
-	lm_put32(p + 8, s->status);
-	lm_put32(p + 12, s->irq_status);
-	lm_put64(p + 16, s->dma_src);
-	lm_put64(p + 24, s->dma_dst);
-	lm_put64(p + 32, s->dma_cnt);
-	lm_put64(p + 40, s->dma_cmd);
-	lm_put64(p + 48, s->held_cmd);
-	lm_put64(p + 56, 0);
-}
-
 static int edu_save(struct livemig_device *ld, struct livemig_save *save,
 		    enum livemig_save_phase phase)
 {
@@ -586,7 +553,7 @@ static int edu_save(struct livemig_device *ld, struct livemig_save *save,
 	if (phase == LIVEMIG_SAVE_DIRTY && !memcmp(&s, &ed->last, sizeof(s)))
 		return 0;
 	ed->last = s;
-	edu_encode(buf, &s);
+	edu_state_encode(buf, &s);
 	return livemig_emit(save, LM_REC_STATE, buf, sizeof(buf));
 }
 
@@ -620,42 +587,22 @@ static int edu_resume_begin(struct livemig_device *ld)
 	return 0;
 }
 
-/* Structural checks only: PRE_COPY snapshots may catch transient states. */
+/* Structural checks only (edu_state_decode()); the last STATE counts. */
 static int edu_stage(struct livemig_device *ld, u16 type, const u8 *p,
 		     u32 len)
 {
 	struct edu_dev *ed = livemig_priv(ld);
-	struct edu_state *s = &ed->staged;
+	struct edu_state s;
+	int ret;
 
-	if (type != LM_REC_STATE || len != EDU_STATE_LEN ||
-	    lm_get64(p + 56))
+	if (type != LM_REC_STATE)
 		return -LM_ECORRUPT;
-	s->liveness = lm_get32(p);
-	s->fact = lm_get32(p + 4);
-	s->status = lm_get32(p + 8);
-	s->irq_status = lm_get32(p + 12);
-	s->dma_src = lm_get64(p + 16);
-	s->dma_dst = lm_get64(p + 24);
-	s->dma_cnt = lm_get64(p + 32);
-	s->dma_cmd = lm_get64(p + 40);
-	s->held_cmd = lm_get64(p + 48);
+	ret = edu_state_decode(p, len, &s);
+	if (ret)
+		return ret;
+	ed->staged = s;
 	ed->staged_valid = true;
 	return 0;
-}
-
-/* The k with k! == @fact (mod 2^32), or -1 if the device cannot hold it. */
-static int edu_fact_inverse(u32 fact)
-{
-	u32 f = 1;
-	int k;
-
-	for (k = 0; k <= EDU_FACT_MAX_K; k++) {
-		if (k)
-			f *= k;
-		if (f == fact)
-			return k;
-	}
-	return -1;
 }
 
 static int edu_write_fact(struct livemig_device *ld, u32 k)
@@ -717,11 +664,9 @@ static int edu_load(struct livemig_device *ld)
 	/* Validate everything before the first register is touched. */
 	if (!ed->staged_valid)
 		return -LM_ECORRUPT;
-	k = edu_fact_inverse(s->fact);
-	if (k < 0 || (s->status & ~EDU_STATUS_IRQFACT) ||
-	    (s->dma_cmd & EDU_DMA_RUN) ||
-	    (s->held_cmd && !(s->held_cmd & EDU_DMA_RUN)))
-		return -LM_ECORRUPT;
+	k = edu_state_check(s);
+	if (k < 0)
+		return k;
 	return edu_apply(ld, s, k);
 }
 
