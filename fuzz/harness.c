@@ -269,7 +269,7 @@ static void feed_all(const struct lmfz_cfg *cfg, const u8 *s, size_t len,
 }
 
 /* Recompute header and record checksums over the lengths as they are. */
-static void reseal(u8 *s, size_t len)
+void lmfz_reseal(u8 *s, size_t len)
 {
 	size_t off = LM_HDR_LEN;
 
@@ -324,7 +324,7 @@ void lmfz_run(const u8 *data, size_t len, struct lmfz_result *res)
 		copy = malloc(slen ? slen : 1);
 		CHECK(copy);
 		memcpy(copy, s, slen);
-		reseal(copy, slen);
+		lmfz_reseal(copy, slen);
 		s = copy;
 	}
 

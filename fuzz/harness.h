@@ -71,4 +71,7 @@ struct lmfz_result {
  */
 void lmfz_run(const u8 *data, size_t len, struct lmfz_result *res);
 
+/* Recompute a stream's header and record checksums, lengths as they are. */
+void lmfz_reseal(u8 *s, size_t len);
+
 #endif /* LMFZ_HARNESS_H */

@@ -2,7 +2,8 @@
 /*
  * replay.c - run saved inputs through the fuzz harness and print TAP.
  *
- *   stream_replay [--nofork] [--extra N] [--valid PATH]... [--nocrash PATH]...
+ *   stream_replay [--nofork] [--extra N] [--engine edu|bochs]
+ *                 [--valid PATH]... [--nocrash PATH]...
  *
  * PATH is a file or a directory (its regular files, sorted; names
  * starting with '.' and README files are skipped).  Every input runs in
@@ -15,6 +16,11 @@
  * coverage build; the first crash then ends the run).  --extra N adds N
  * to the TAP plan for results the caller prints after ours.
  *
+ * --engine runs the inputs through that engine's record decoders instead
+ * (engines.c, the edu_fuzz and bochs_fuzz targets); --valid inputs (the
+ * golden streams) must then stage, validate and pass the engine's load
+ * checks.
+ *
  * Exit status: 0 all passed, 1 any failed, 2 usage or unreadable path.
  */
 #include <dirent.h>
@@ -24,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engines.h"
 #include "harness.h"
 
 struct input {
@@ -33,6 +40,7 @@ struct input {
 
 static struct input *inputs;
 static size_t ninputs, cap;
+static int engine = -1;		/* -1: the stream harness */
 
 static void add_input(const char *path, bool valid)
 {
@@ -139,6 +147,16 @@ static int run_one(const struct input *in)
 		printf("# %s: cannot read\n", in->path);
 		return 1;
 	}
+	if (engine >= 0) {
+		int ret = lmfz_engine_run(engine, data, len);
+
+		free(data);
+		if (in->valid && ret) {
+			printf("# %s: does not load: %d\n", in->path, ret);
+			return 1;
+		}
+		return 0;
+	}
 	lmfz_run(data, len, &r);
 	free(data);
 	if (!in->valid)
@@ -164,6 +182,16 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[a], "--nofork")) {
 			nofork = true;
+			continue;
+		}
+		if (!strcmp(argv[a], "--engine") && a + 1 < argc) {
+			a++;
+			if (!strcmp(argv[a], "edu"))
+				engine = LMFZ_ENGINE_EDU;
+			else if (!strcmp(argv[a], "bochs"))
+				engine = LMFZ_ENGINE_BOCHS;
+			else
+				goto usage;
 			continue;
 		}
 		if (!strcmp(argv[a], "--extra") && a + 1 < argc) {
@@ -233,7 +261,7 @@ int main(int argc, char **argv)
 	return failed ? 1 : 0;
 
 usage:
-	fprintf(stderr, "usage: %s [--nofork] [--extra N] [--valid PATH]... [--nocrash PATH]...\n",
+	fprintf(stderr, "usage: %s [--nofork] [--extra N] [--engine edu|bochs] [--valid PATH]... [--nocrash PATH]...\n",
 		argv[0]);
 	return 2;
 }
