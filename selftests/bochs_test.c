@@ -739,6 +739,14 @@ enum damage {
 	DMG_ZERO_MISSING,	/* a ZERO range left out: pages uncovered */
 	DMG_STATE_MISSING,	/* no registers */
 	DMG_BYTEORDER,		/* a byte order the device cannot hold */
+	/* Ranges (issue 19): each must be refused before VRAM is touched. */
+	DMG_PAGES_UNALIGNED,	/* PAGES at an offset inside a page */
+	DMG_PAGES_WRAP,		/* PAGES whose end wraps past 2^64 */
+	DMG_PAGES_MISSING,	/* a PAGES record left out: pages uncovered */
+	DMG_ZERO_EXCEEDS,	/* ZERO running one page past VRAM */
+	DMG_ZERO_WRAP,		/* ZERO whose length wraps the offset */
+	DMG_ZERO_EMPTY,		/* ZERO of no page */
+	DMG_ZERO_UNALIGNED,	/* ZERO of a length that is not whole pages */
 };
 
 FIXTURE(reject)
@@ -763,28 +771,46 @@ FIXTURE_VARIANT_ADD(reject, pages_outside) { DMG_PAGES_OUTSIDE, -EBADMSG };
 FIXTURE_VARIANT_ADD(reject, zero_missing) { DMG_ZERO_MISSING, -EBADMSG };
 FIXTURE_VARIANT_ADD(reject, state_missing) { DMG_STATE_MISSING, -EBADMSG };
 FIXTURE_VARIANT_ADD(reject, byteorder) { DMG_BYTEORDER, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, pages_unaligned) { DMG_PAGES_UNALIGNED, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, pages_wrap) { DMG_PAGES_WRAP, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, pages_missing) { DMG_PAGES_MISSING, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, zero_exceeds) { DMG_ZERO_EXCEEDS, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, zero_wrap) { DMG_ZERO_WRAP, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, zero_empty) { DMG_ZERO_EMPTY, -EBADMSG };
+FIXTURE_VARIANT_ADD(reject, zero_unaligned) { DMG_ZERO_UNALIGNED, -EBADMSG };
+
+/* Setup and teardown of a source and a destination with VRAM mapped. */
+#define PAIR_SETUP(self) do {						\
+	size_t __size;							\
+									\
+	(self)->vsrc = (self)->vdst = NULL;				\
+	lm_buf_init(&(self)->stream);					\
+	LM_OPEN_DEV(&(self)->src, 0);					\
+	LM_OPEN_DEV(&(self)->dst, 1);					\
+	ASSERT_EQ(0, bochs_map_vram(&(self)->src, &(self)->vsrc,	\
+				    &(self)->vram));			\
+	ASSERT_EQ(0, bochs_map_vram(&(self)->dst, &(self)->vdst,	\
+				    &__size));				\
+	ASSERT_EQ((self)->vram, __size);				\
+	(self)->npages = (self)->vram / BOCHS_PAGE;			\
+} while (0)
+
+#define PAIR_TEARDOWN(self) do {					\
+	lm_buf_free(&(self)->stream);					\
+	bochs_unmap_vram((self)->vsrc, (self)->vram);			\
+	bochs_unmap_vram((self)->vdst, (self)->vram);			\
+	lm_dev_close(&(self)->src);					\
+	lm_dev_close(&(self)->dst);					\
+} while (0)
 
 FIXTURE_SETUP(reject)
 {
-	size_t size;
-
-	self->vsrc = self->vdst = NULL;
-	lm_buf_init(&self->stream);
-	LM_OPEN_DEV(&self->src, 0);
-	LM_OPEN_DEV(&self->dst, 1);
-	ASSERT_EQ(0, bochs_map_vram(&self->src, &self->vsrc, &self->vram));
-	ASSERT_EQ(0, bochs_map_vram(&self->dst, &self->vdst, &size));
-	ASSERT_EQ(self->vram, size);
-	self->npages = self->vram / BOCHS_PAGE;
+	PAIR_SETUP(self);
 }
 
 FIXTURE_TEARDOWN(reject)
 {
-	lm_buf_free(&self->stream);
-	bochs_unmap_vram(self->vsrc, self->vram);
-	bochs_unmap_vram(self->vdst, self->vram);
-	lm_dev_close(&self->src);
-	lm_dev_close(&self->dst);
+	PAIR_TEARDOWN(self);
 }
 
 /* Offset of the @nth record of @type, or 0. */
@@ -814,7 +840,7 @@ TEST_F(reject, applies_nothing)
 {
 	struct bochs_regs mode, before, after;
 	struct lm_buf *s = &self->stream;
-	uint8_t *expect;
+	uint8_t *expect, *pay;
 	size_t off;
 	int we, se, err;
 	uint32_t st;
@@ -867,6 +893,37 @@ TEST_F(reject, applies_nothing)
 		lm_put32(s->p + off + LM_REC_HDR_LEN + 20, 0x12345678);
 		lm_stream_reseal(s->p, s->len);
 		break;
+	case DMG_PAGES_UNALIGNED:
+	case DMG_PAGES_WRAP:
+	case DMG_PAGES_MISSING:
+		off = find_rec(s, LM_REC_PAGES, 1);
+		ASSERT_NE(0, off);
+		if (variant->damage == DMG_PAGES_MISSING) {
+			drop_rec(s, off);
+			break;
+		}
+		pay = s->p + off + LM_REC_HDR_LEN;
+		lm_put64(pay, variant->damage == DMG_PAGES_WRAP ?
+			 -(uint64_t)BOCHS_PAGE : lm_get64(pay) + 1);
+		lm_stream_reseal(s->p, s->len);
+		break;
+	case DMG_ZERO_EXCEEDS:
+	case DMG_ZERO_WRAP:
+	case DMG_ZERO_EMPTY:
+	case DMG_ZERO_UNALIGNED:
+		off = find_rec(s, LM_REC_ZERO, 1);
+		ASSERT_NE(0, off);
+		pay = s->p + off + LM_REC_HDR_LEN;
+		if (variant->damage == DMG_ZERO_EXCEEDS)
+			lm_put64(pay + 8, self->vram - lm_get64(pay) + BOCHS_PAGE);
+		else if (variant->damage == DMG_ZERO_WRAP)
+			lm_put64(pay + 8, -lm_get64(pay));
+		else if (variant->damage == DMG_ZERO_EMPTY)
+			lm_put64(pay + 8, 0);
+		else
+			lm_put64(pay + 8, lm_get64(pay + 8) + 512);
+		lm_stream_reseal(s->p, s->len);
+		break;
 	}
 
 	/* The destination: other contents, another mode. */
@@ -892,6 +949,106 @@ TEST_F(reject, applies_nothing)
 	ASSERT_EQ(0, bochs_read_regs(&self->dst, &after));
 	EXPECT_EQ(0, bochs_regs_diff(&before, &after, d, sizeof(d)))
 		TH_LOG("registers changed (before!=after):%s", d);
+}
+
+/* Put a record of @type with @payload before the record at offset @at. */
+static int insert_rec(struct lm_buf *b, size_t at, uint16_t type,
+		      const void *payload, uint32_t len)
+{
+	size_t add = LM_REC_HDR_LEN + len, tail = b->len - at;
+	uint8_t *p, *room = calloc(1, add);
+	int ret;
+
+	if (!room)
+		return -ENOMEM;
+	ret = lm_buf_append(b, room, add);	/* grow by @add bytes */
+	free(room);
+	if (ret)
+		return ret;
+	p = b->p + at;
+	memmove(p + add, p, tail);
+	lm_put16(p, type);
+	lm_put16(p + 2, 0);
+	lm_put32(p + 4, len);
+	lm_put32(p + 8, 0);	/* lm_stream_reseal() computes it */
+	memcpy(p + LM_REC_HDR_LEN, payload, len);
+	return 0;
+}
+
+/*
+ * Ranges that overlap or repeat are not damage: a PRE_COPY stream sends
+ * a page again when it changes, and the record that comes last gives it
+ * its value.  Ahead of the source's records: a ZERO over the first PAGES
+ * record's pages, a PAGES of other bytes over the first ZERO range's
+ * pages; after the first PAGES record, the same record again.  The
+ * destination must end with the source's VRAM.
+ */
+FIXTURE(ranges)
+{
+	struct lm_dev src, dst;
+	uint8_t *vsrc, *vdst;
+	size_t vram, npages;
+	struct lm_buf stream;
+};
+
+FIXTURE_SETUP(ranges)
+{
+	PAIR_SETUP(self);
+}
+
+FIXTURE_TEARDOWN(ranges)
+{
+	PAIR_TEARDOWN(self);
+}
+
+TEST_F(ranges, overlapping_ranges_take_the_last_value)
+{
+	struct lm_buf *s = &self->stream;
+	size_t pages, zero, first;
+	uint8_t z[16], *junk;
+	struct bochs_regs mode;
+	uint32_t plen;
+	int we, se;
+	long diff;
+
+	fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	bochs_regs_mode(&mode, 1024, 768, 0, 0, true);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &mode));
+	ASSERT_EQ(0, save_stop_copy(&self->src, s, 2 * self->vram + (1 << 20)));
+
+	/* The same PAGES record twice in a row. */
+	pages = find_rec(s, LM_REC_PAGES, 0);
+	ASSERT_NE(0, pages);
+	plen = lm_get32(s->p + pages + 4);
+	junk = malloc(plen);
+	ASSERT_NE(NULL, junk);
+	memcpy(junk, s->p + pages + LM_REC_HDR_LEN, plen);
+	ASSERT_EQ(0, insert_rec(s, pages + LM_REC_HDR_LEN + plen, LM_REC_PAGES,
+				junk, plen));
+
+	/* Before everything: ZERO over those pages ... */
+	first = find_rec(s, LM_REC_IDENTITY, 0);
+	first += LM_REC_HDR_LEN + lm_get32(s->p + first + 4);
+	lm_put64(z, lm_get64(junk));
+	lm_put64(z + 8, plen - 8);
+	ASSERT_EQ(0, insert_rec(s, first, LM_REC_ZERO, z, sizeof(z)));
+
+	/* ... and PAGES of other bytes over the first ZERO range. */
+	zero = find_rec(s, LM_REC_ZERO, 1);	/* the source's first */
+	ASSERT_NE(0, zero);
+	memset(junk, 0, plen);
+	lm_put64(junk, lm_get64(s->p + zero + LM_REC_HDR_LEN));
+	memset(junk + 8, 0xa5, BOCHS_PAGE);
+	ASSERT_EQ(0, insert_rec(s, first, LM_REC_PAGES, junk, 8 + BOCHS_PAGE));
+	free(junk);
+	lm_stream_reseal(s->p, s->len);
+
+	fill_all(self->vdst, self->npages, SEED_DST);
+	ASSERT_EQ(0, lm_resume(&self->dst, s->p, s->len, LM_CHUNK(65536),
+			       &we, &se)) TH_LOG("write %s, RESUMING->STOP %s",
+						 strerror(-we), strerror(-se));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
 }
 
 int main(int argc, char **argv)
