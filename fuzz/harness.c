@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "edu_rec.h"
 #include "harness.h"
 
 #define CHECK(cond)							\
@@ -97,21 +98,16 @@ static int model_identity(const u8 *p, u32 len)
 	return 0;
 }
 
+/* edu's engine stages a STATE record with its own decoder. */
 static int model_state(struct lmfz_ctx *c, const u8 *p, u32 len)
 {
-	u64 f[9];
-	int i;
+	struct edu_state s;
+	int ret;
 
-	if (len != LMFZ_EDU_STATE_LEN)
-		return -LM_ECORRUPT;
-	/* The edu layout: four u32 registers, five u64, a reserved u64. */
-	for (i = 0; i < 4; i++)
-		f[i] = lm_get32(p + 4 * i);
-	for (i = 0; i < 5; i++)
-		f[4 + i] = lm_get64(p + 16 + 8 * i);
-	if (lm_get64(p + 56))
-		return -LM_ECORRUPT;
-	c->digest = fnv(c->digest, f, sizeof(f));
+	ret = edu_state_decode(p, len, &s);
+	if (ret)
+		return ret;
+	c->digest = fnv(c->digest, &s, sizeof(s));
 	c->nstate++;
 	return 0;
 }

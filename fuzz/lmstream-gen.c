@@ -16,12 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "edu_rec.h"
 #include "harness.h"
-
-struct edu_regs {
-	u32 liveness, fact, status, irq_status;
-	u64 dma_src, dma_dst, dma_cnt, dma_cmd, held_cmd;
-};
 
 struct out {
 	u8 buf[8192];
@@ -65,20 +61,12 @@ static void begin(struct out *o)
 	put_rec(o, LM_REC_IDENTITY, ident, sizeof(ident));
 }
 
-static void state(struct out *o, const struct edu_regs *r)
+/* A STATE record as edu's engine encodes it (src/engines/edu_rec.c). */
+static void state(struct out *o, const struct edu_state *r)
 {
-	u8 p[LMFZ_EDU_STATE_LEN];
+	u8 p[EDU_STATE_LEN];
 
-	lm_put32(p, r->liveness);
-	lm_put32(p + 4, r->fact);
-	lm_put32(p + 8, r->status);
-	lm_put32(p + 12, r->irq_status);
-	lm_put64(p + 16, r->dma_src);
-	lm_put64(p + 24, r->dma_dst);
-	lm_put64(p + 32, r->dma_cnt);
-	lm_put64(p + 40, r->dma_cmd);
-	lm_put64(p + 48, r->held_cmd);
-	lm_put64(p + 56, 0);
+	edu_state_encode(p, r);
 	put_rec(o, LM_REC_STATE, p, sizeof(p));
 }
 
@@ -139,13 +127,13 @@ int main(int argc, char **argv)
 
 	/* STOP_COPY of a device nobody touched since power-on. */
 	begin(&o);
-	state(&o, &(struct edu_regs){ 0 });
+	state(&o, &(struct edu_state){ 0 });
 	end(&o);
 	bad |= emit(dir, "edu-stopcopy-fresh", &o, check);
 
 	/* STOP_COPY after a guest used everything but a held doorbell. */
 	begin(&o);
-	state(&o, &(struct edu_regs){
+	state(&o, &(struct edu_state){
 		.liveness = 0x12345678, .fact = fact_mod32(5),
 		.status = 0x80, .irq_status = 0x1,
 		.dma_src = 0x40000, .dma_dst = 0x1234000, .dma_cnt = 0x100,
@@ -155,7 +143,7 @@ int main(int argc, char **argv)
 
 	/* A doorbell held in RUNNING_P2P travels as held_cmd. */
 	begin(&o);
-	state(&o, &(struct edu_regs){
+	state(&o, &(struct edu_state){
 		.liveness = 0xedcba987, .fact = fact_mod32(13),
 		.irq_status = 0x100,
 		.dma_src = 0x2000, .dma_dst = 0x40000, .dma_cnt = 0x1000,
@@ -165,10 +153,10 @@ int main(int argc, char **argv)
 
 	/* PRE_COPY: initial snapshot, a dirty one, then STOP_COPY's. */
 	begin(&o);
-	state(&o, &(struct edu_regs){ .liveness = 1, .fact = fact_mod32(3) });
-	state(&o, &(struct edu_regs){ .liveness = 2, .fact = fact_mod32(12),
+	state(&o, &(struct edu_state){ .liveness = 1, .fact = fact_mod32(3) });
+	state(&o, &(struct edu_state){ .liveness = 2, .fact = fact_mod32(12),
 				       .status = 0x80 });
-	state(&o, &(struct edu_regs){ .liveness = 3, .fact = fact_mod32(34),
+	state(&o, &(struct edu_state){ .liveness = 3, .fact = fact_mod32(34),
 				       .status = 0x80, .irq_status = 0x80000000,
 				       .dma_src = 0x40000, .dma_dst = 0xfff000,
 				       .dma_cnt = 8, .dma_cmd = 0x2 });
