@@ -56,6 +56,21 @@ static int load_edu_buffer(struct lm_dev *d, struct lm_dma *dma,
 	return ret ?: edu_wait_dma(d, LM_DEV_WAIT_MS);
 }
 
+/*
+ * Copy @len bytes of the edu DMA buffer out to RAM at OUT_OFF (an edu->RAM
+ * DMA), after filling the destination with @fill, and wait for it.
+ */
+static int copy_edu_buffer(struct lm_dev *d, struct lm_dma *dma, size_t len,
+			   int fill)
+{
+	int ret;
+
+	memset((uint8_t *)dma->vaddr + OUT_OFF, fill, len);
+	ret = edu_dma_start(d, EDU_DMA_BUF, dma->iova + OUT_OFF, len,
+			    EDU_DMA_RUN | EDU_DMA_TO_RAM);
+	return ret ?: edu_wait_dma(d, LM_DEV_WAIT_MS);
+}
+
 /* ---- edu: one device ---------------------------------------------------- */
 
 /*
@@ -139,11 +154,7 @@ TEST_F(edu, dma_round_trip)
 	uint8_t *ram = self->dma.vaddr;
 
 	ASSERT_EQ(0, load_edu_buffer(&self->dev, &self->dma, 7));
-	memset(ram + OUT_OFF, 0, XFER);
-	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
-				   self->dma.iova + OUT_OFF, XFER,
-				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
-	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	ASSERT_EQ(0, copy_edu_buffer(&self->dev, &self->dma, XFER, 0));
 	EXPECT_EQ(0, memcmp(ram + IN_OFF, ram + OUT_OFF, XFER));
 }
 
@@ -619,11 +630,7 @@ TEST_F(dmarule, save_fails_device_intact)
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RUNNING, NULL));
 	ASSERT_REGS(&self->dev, &before);
 	/* ...and its buffer: copy it out again. */
-	memset(ram + OUT_OFF, 0, XFER);
-	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
-				   self->dma.iova + OUT_OFF, XFER,
-				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
-	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	ASSERT_EQ(0, copy_edu_buffer(&self->dev, &self->dma, XFER, 0));
 	EXPECT_EQ(0, memcmp(ram + IN_OFF, ram + OUT_OFF, XFER));
 	ASSERT_EQ(0, lm_bar_write32(&self->dev, 0, EDU_REG_FACT, 5));
 	ASSERT_EQ(0, edu_wait_fact(&self->dev, LM_DEV_WAIT_MS));
@@ -718,11 +725,7 @@ TEST_F(edu, bind_zeroes_what_another_driver_left)
 	ram = self->dma.vaddr;
 	ASSERT_EQ(0, load_edu_buffer(&self->dev, &self->dma, 34));
 	/* The data is in the device: copy it out under vfio-pci. */
-	memset(ram + OUT_OFF, 0, XFER);
-	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
-				   self->dma.iova + OUT_OFF, XFER,
-				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
-	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	ASSERT_EQ(0, copy_edu_buffer(&self->dev, &self->dma, XFER, 0));
 	ASSERT_EQ(0, memcmp(ram + IN_OFF, ram + OUT_OFF, XFER));
 	ASSERT_NE(0, memcmp(ram + IN_OFF, zero, XFER));
 	EDU_DMA_TEARDOWN();
@@ -731,11 +734,8 @@ TEST_F(edu, bind_zeroes_what_another_driver_left)
 
 	EDU_DMA_SETUP();
 	ram = self->dma.vaddr;
-	memset(ram + OUT_OFF, 0xa5, EDU_DMA_BUF_SIZE);
-	ASSERT_EQ(0, edu_dma_start(&self->dev, EDU_DMA_BUF,
-				   self->dma.iova + OUT_OFF, EDU_DMA_BUF_SIZE,
-				   EDU_DMA_RUN | EDU_DMA_TO_RAM));
-	ASSERT_EQ(0, edu_wait_dma(&self->dev, LM_DEV_WAIT_MS));
+	ASSERT_EQ(0, copy_edu_buffer(&self->dev, &self->dma, EDU_DMA_BUF_SIZE,
+				     0xa5));
 	EXPECT_EQ(0, memcmp(ram + OUT_OFF, zero, EDU_DMA_BUF_SIZE))
 		TH_LOG("the buffer holds what vfio-pci's user left");
 	lm_buf_init(&s);
