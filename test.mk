@@ -14,7 +14,8 @@
 #   make demo-libvirt  the same through libvirt (virsh migrate --live)
 #   make bench         the benchmark (build/report/bench.{json,md})
 #   make shell         a shell in the rig, module loaded and edu bound
-#   make fuzz          fuzz the stream parser (FUZZ_SECONDS, default 60)
+#   make fuzz          fuzz the stream parser and the engines' decoders
+#                      (FUZZ_SECONDS each, default 60; or FUZZ_RUNS in all)
 
 # The rig's primary kernel: Debian's 6.12 from bookworm-backports, which
 # scripts/setup installs.  The module for it is built into the tree
@@ -70,14 +71,17 @@ check-debug: setup
 	@for d in $(CHECK_SUBDIRS); do $(MAKE) -C $$d || exit 1; done
 	@$(CURDIR)/scripts/check-debug $(T)
 
-# Fuzz the stream parser for FUZZ_SECONDS (default 60) after replaying the
-# seeds and regressions; a crash is minimised into fuzz/regressions/,
-# which `make check` then replays.  See fuzz/Makefile (coverage, seeds).
+# Fuzz the stream parser and the engines' record decoders (stream_fuzz,
+# edu_fuzz, bochs_fuzz) for FUZZ_SECONDS each (default 60), or for
+# FUZZ_RUNS executions in all, after replaying the seeds, golden streams
+# and regressions; a crash is minimised into fuzz/regressions/, which
+# `make check` then replays.  See fuzz/Makefile (coverage, seeds, shares).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 fuzz: setup
 	$(MAKE) -C fuzz all
 	$(MAKE) -C fuzz check
-	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS)
 
 # Measure the bochs-display engine and what PRE_COPY buys, in the rig: one
 # boot per VRAM size (BENCH_SIZES, default 16,64,256 MiB); writes
