@@ -334,13 +334,14 @@ class Runner:
 
     def attempt(self, r):
         h = self.h
-        checks = []                 # (cond, name, diag)
+        verdicts = []               # (cond, name, diag)
         by_state = {}
         res = {'outcome': None, 'error': None}
         faulted = {'vm': None}
 
         def chk(cond, name, diag=None):
-            checks.append((bool(cond), '%s: %s' % (r.label(), name), diag))
+            verdicts.append((bool(cond), '%s: %s' % (r.label(), name),
+                             diag))
             return bool(cond)
 
         def fail_on(vm, on):
@@ -367,7 +368,7 @@ class Runner:
                 count('open')
                 res.update(outcome='start-failed', error=str(e))
                 self._start_failed(chk, res, 'source', None)
-                return checks, res, by_state
+                return verdicts, res, by_state
             src.cont()
             ready = src.wait_line(r'LMG MIGRATE-NOW round=1',
                                   h.args.boot_timeout)
@@ -377,7 +378,7 @@ class Runner:
                 res.update(outcome='start-failed', error='\n'.join(
                     src.qemu_errors()[-5:]))
                 self._start_failed(chk, res, 'source', src)
-                return checks, res, by_state
+                return verdicts, res, by_state
             before = src.payload_state('before')
             # Destination.
             try:
@@ -389,7 +390,7 @@ class Runner:
                 res.update(outcome='start-failed', error=str(e))
                 self._start_failed(chk, res, 'destination', None)
                 res['recovered'] = self._migrate_again(src, r.label())
-                return checks, res, by_state
+                return verdicts, res, by_state
             fail_on(dst, False)
             count('open')
             time.sleep(h.args.settle)
@@ -459,7 +460,7 @@ class Runner:
             else:
                 chk(False, 'migration ended (%s)' % res['outcome'],
                     res['error'])
-            return checks, res, by_state
+            return verdicts, res, by_state
         finally:
             if self.faults.armed:
                 res['injected'] = self.faults.disarm()
@@ -566,13 +567,13 @@ class Runner:
             h.tap.diag('--- %s: %s' % (r.label(), r.params()))
             klog = h.dmesg() or []
             try:
-                checks, res, by_state = self.attempt(r)
+                verdicts, res, by_state = self.attempt(r)
             except Exception as e:     # noqa: BLE001 - reported, next round
                 why = str(e) if isinstance(e, (HarnessError,
                                                QMPError)) \
                     else traceback.format_exc()
-                checks, res, by_state = [(False, '%s: ran to the end'
-                                          % r.label(), why)], \
+                verdicts, res, by_state = [(False, '%s: ran to the end'
+                                            % r.label(), why)], \
                     {'outcome': 'error', 'error': str(e),
                      'injected': self.faults.disarm()}, {}
                 self.kill_all()
@@ -591,20 +592,20 @@ class Runner:
             if sites:
                 h.tap.diag('%s: logged faults: %s' % (r.label(),
                                                       '; '.join(sites)))
-            result = (r, checks, res, by_state, n)
-            if n or any(not c for c, _, _ in checks):
+            result = (r, verdicts, res, by_state, n)
+            if n or any(not c for c, _, _ in verdicts):
                 break
             h.tap.diag('%s: no fault hit; the checks of this attempt do '
                        'not count' % r.label())
-        r, checks, res, by_state, n = result
+        r, verdicts, res, by_state, n = result
         if n:
             h.tap.diag('%s: %d faults injected (%s)' % (
                 r.label(), n, ', '.join('%s %d' % kv for kv in
                                         res['injected'].items() if kv[1])))
-            for cond, cname, diag in checks:
+            for cond, cname, diag in verdicts:
                 h.tap.ok(cond, cname, diag)
         else:
-            bad = [c for c in checks if not c[0]]
+            bad = [c for c in verdicts if not c[0]]
             for cond, cname, diag in bad:
                 h.tap.ok(cond, cname, diag)
             h.tap.skip('%s: fault case' % r.label(),
