@@ -18,7 +18,7 @@
 #   lv_qmp_sent DAEMON CMD  the QMP commands named CMD daemon a or b sent
 #   lv_cleanup          stop the daemons, undo the mounts
 #   lv_give_back BDF... bind the functions to livemig-vfio-pci again
-#   lv_domain_xml, lv_relay, lv_wait_line, lv_verify, lv_why: a test
+#   lv_domain_xml, lv_start, lv_relay, lv_wait_line, lv_verify, lv_why: a test
 #                       domain running the payload, and talking to it
 #
 # modules.alias: libvirt picks a variant driver from the kernel's
@@ -163,13 +163,33 @@ EOF
 
 # lv_relay SOCKET NAME: relay a domain's serial port (selftests/lib/
 # serial-relay.py): the guest's output in $LV_TMP/NAME.out, bytes written
-# to the FIFO $LV_TMP/NAME.in go to the guest.
+# to the FIFO $LV_TMP/NAME.in go to the guest.  The relay creates NAME.out
+# once it is connected; QEMU drops what the guest prints before that.
 LV_RELAYS=()
 lv_relay() {
 	rm -f "$LV_TMP/$2.out" "$LV_TMP/$2.in"
 	mkfifo "$LV_TMP/$2.in"
 	python3 selftests/lib/serial-relay.py "$1" "$LV_TMP/$2.out" "$LV_TMP/$2.in" &
 	LV_RELAYS+=($!)
+}
+
+# lv_start URI XML NAME: create the domain paused, relay its serial port
+# (lv_relay, socket from the XML) and resume it only once the relay is
+# connected, so that nothing the payload prints is lost however slowly
+# the relay starts.  Logs virsh's output in $LV_TMP/NAME-create.log.
+lv_start() {
+	local sock t
+
+	sock=$(sed -n "s/.*<serial type='unix'><source mode='bind' path='\([^']*\)'.*/\1/p" "$2")
+	virsh -q -c "$1" create --paused "$2" >"$LV_TMP/$3-create.log" 2>&1 || return 1
+	lv_relay "$sock" "$3"
+	t=$((SECONDS + 30))
+	while [ ! -e "$LV_TMP/$3.out" ] && [ $SECONDS -lt $t ]; do sleep 0.2; done
+	if [ ! -e "$LV_TMP/$3.out" ]; then
+		echo "the serial relay did not connect to $sock in 30 s" >>"$LV_TMP/$3-create.log"
+		return 1
+	fi
+	virsh -q -c "$1" resume lmtest >>"$LV_TMP/$3-create.log" 2>&1
 }
 
 lv_stop_relays() {
@@ -179,13 +199,15 @@ lv_stop_relays() {
 }
 
 # lv_wait_line NAME REGEX SECONDS: wait for the guest to print a line
+# (wall-clock seconds: a loaded rig stretches every loop iteration)
 lv_wait_line() {
-	local i
-	for ((i = 0; i < $3 * 5; i++)); do
+	local t=$((SECONDS + $3))
+
+	while [ $SECONDS -lt $t ]; do
 		grep -qE "$2" "$LV_TMP/$1.out" 2>/dev/null && return 0
 		sleep 0.2
 	done
-	return 1
+	grep -qE "$2" "$LV_TMP/$1.out" 2>/dev/null
 }
 
 # lv_verify NAME: tell the payload the migration is over ('E'); 0 if its
