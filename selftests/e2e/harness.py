@@ -242,27 +242,34 @@ class Harness:
                           (' error="%s"' % r['error']) if r['error'] else ''))
         return r
 
-    def prepare(self):
+    def prepare(self, hosts=None):
         """
-        Start from edus the driver can save.  Once a RAM->edu DMA wrote
-        edu's DMA buffer (in any open), the driver refuses to save the
-        device or load a state into it until it probes it again, which
-        zeroes the buffer (src/engines/edu.c).  So bind each edu to the
-        driver again, then have the payload check that its buffer holds
-        zeroes.
+        Start from edus the driver can save (@hosts, default the source's
+        and destination's).  Once a RAM->edu DMA wrote edu's DMA buffer
+        (in any open), the driver refuses to save the device or load a
+        state into it until it probes it again, which zeroes the buffer
+        (src/engines/edu.c).  So bind each edu to the driver again, then
+        have the payload check that its buffer holds zeroes.
         """
+        hosts = hosts or self.hosts
         saved = self.vdir
         self.vdir = os.path.join(saved or self.out, 'prepare')
         shutil.rmtree(self.vdir, ignore_errors=True)
         os.makedirs(self.vdir)
         try:
-            self._rebind_edus()
-            self._zero_buffers()
+            self._rebind_edus(hosts)
+            self._zero_buffers(hosts)
         finally:
             self.vdir = saved
 
-    def _rebind_edus(self):
-        for host in self.hosts:
+    def spare_edus(self):
+        """The edu functions bound to a vfio driver other than the
+        source's and destination's (the rig's #3 and #4), in BDF order."""
+        return [b for b in sorted(getattr(self, 'drivers', {}))
+                if b not in self.hosts]
+
+    def _rebind_edus(self, hosts):
+        for host in hosts:
             if driver_of(host) != DRIVER:
                 continue
             try:
@@ -274,8 +281,8 @@ class Harness:
                            'prepare: %s bound to %s again'
                            % (host, DRIVER))
 
-    def _zero_buffers(self):
-        for i, host in enumerate(self.hosts):
+    def _zero_buffers(self, hosts):
+        for i, host in enumerate(hosts):
             with self.new_vm('edu%d' % (i + 1), host,
                              payload_args='zero-dma-buffer') as vm:
                 vm.cont()

@@ -274,9 +274,10 @@ class VM:
                 out.append(m.group(1))
         return out
 
-    def payload_state(self, when):
-        """The payload's "LMG STATE when=..." line as a dict, or None."""
-        for text in reversed(self.grep(r'LMG STATE when=%s ' % when)):
+    def payload_state(self, when, tag=''):
+        """The payload's "LMG STATE when=..." line as a dict, or None;
+        @tag '-EDU2': its line about the VM's second edu."""
+        for text in reversed(self.grep(r'LMG STATE%s when=%s ' % (tag, when))):
             return dict(kv.split('=', 1) for kv in text.split()[2:]
                         if '=' in kv)
         return None

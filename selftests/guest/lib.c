@@ -322,6 +322,12 @@ u8 pci_read8(u32 bdf, u32 off)
  */
 int pci_find(u16 vendor, u16 device, int *count)
 {
+	return pci_find_nth(vendor, device, 0, count);
+}
+
+/* The @nth (from 0) function with these IDs in bus order, or -1. */
+int pci_find_nth(u16 vendor, u16 device, int nth, int *count)
+{
 	u32 want = (u32)device << 16 | vendor;
 	int found = -1, n = 0;
 	u32 bus, dev, fn;
@@ -340,7 +346,7 @@ int pci_find(u16 vendor, u16 device, int *count)
 				    (pci_read8(bdf, PCI_HEADER_TYPE) & 0x80))
 					nfn = 8;
 				if (id == want) {
-					if (found < 0)
+					if (n == nth)
 						found = bdf;
 					n++;
 				}
@@ -396,17 +402,32 @@ const char *timer_source(void)
 	return pm_timer_port ? "acpi-pm-timer" : "tsc(assumed 1GHz)";
 }
 
-u64 now_ms(void)
+/* PM timer ticks since timer_init(), or TSC ticks without the timer. */
+static u64 ticks(void)
 {
 	u32 cur;
 
 	if (!pm_timer_port)
-		return (rdtsc() - tsc_start) / 1000000;	/* a guess, bounded */
+		return rdtsc() - tsc_start;
 
 	cur = inl(pm_timer_port) & 0xffffff;
 	pm_ticks += (cur - pm_last) & 0xffffff;
 	pm_last = cur;
-	return pm_ticks * 1000 / PM_TIMER_HZ;
+	return pm_ticks;
+}
+
+u64 now_ms(void)
+{
+	if (!pm_timer_port)
+		return ticks() / 1000000;	/* a guess, bounded */
+	return ticks() * 1000 / PM_TIMER_HZ;
+}
+
+u64 now_us(void)
+{
+	if (!pm_timer_port)
+		return ticks() / 1000;
+	return ticks() * 1000000 / PM_TIMER_HZ;
 }
 
 /* --- exit ------------------------------------------------------------- */

@@ -156,11 +156,13 @@ void msi_handler(void);
 void stray_handler(void);
 /* Returns the first function with @vendor:@device, or -1. @count gets how many. */
 int pci_find(u16 vendor, u16 device, int *count);
+int pci_find_nth(u16 vendor, u16 device, int nth, int *count);
 
 /* --- time -------------------------------------------------------------- */
 
 void timer_init(void);
 u64 now_ms(void);		/* guest virtual time; call at least every 4 s */
+u64 now_us(void);		/* the same in microseconds */
 const char *timer_source(void);
 
 /* --- exit -------------------------------------------------------------- */

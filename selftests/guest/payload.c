@@ -71,6 +71,14 @@
  *                    and, before and after each migration, raise an edu
  *                    interrupt with interrupts on: it must arrive, once,
  *                    as that vector ("LMG MSI when=... received=N")
+ *   edus=2           the VM has two edus (the first two in bus order):
+ *                    each round puts state of its own into each (values
+ *                    drawn from the seed, the round and the device, so a
+ *                    state restored into the wrong device shows), checks
+ *                    both while waiting and after the migration, and
+ *                    exercises both.  The second one's lines say
+ *                    "LMG EDU2 ..." and "LMG STATE-EDU2 ..."; the modes
+ *                    above (fill, loop, dma-pages, msi) use the first
  *
  * Interrupts stay disabled on the CPU: interrupt status is polled at
  * 0x24 and acked at 0x64, INTx is disabled in the command register and
@@ -106,7 +114,8 @@ static struct {
 	u32 seed;
 	bool msi;
 	bool bochs;
-} opt = { MODE_DEFAULT, false, false, false, 900, 0, false, false };
+	u32 edus;
+} opt = { MODE_DEFAULT, false, false, false, 900, 0, false, false, 1 };
 
 static u32 edu_bdf;
 static u32 bar0;
@@ -121,6 +130,52 @@ static u8 ram_src[EDU_DMA_BUF_SIZE] __attribute__((aligned(4096)));
 
 #define RAM_FILL		0xa5	/* what RAM holds where DMA must land */
 #define RAM_DST_OFF		4096	/* guard page below and above */
+
+/*
+ * With edus=2 the globals above describe the edu in use (cur_edu); the
+ * other one's are parked here.  use_edu() swaps them, so that every
+ * helper below works on whichever device is in use.
+ */
+#define MAX_EDUS		2
+
+static struct edu_ctx {
+	u32 bdf;
+	u32 bar0;
+	struct edu_shadow sh;
+	bool clean;
+	u8 seen[EDU_DMA_BUF_SIZE];
+} edu_parked[MAX_EDUS];
+static u32 cur_edu;
+
+static void use_edu(u32 i)
+{
+	struct edu_ctx *out = &edu_parked[cur_edu], *in = &edu_parked[i];
+
+	if (i == cur_edu)
+		return;
+	out->bdf = edu_bdf;
+	out->bar0 = bar0;
+	out->sh = sh;
+	out->clean = dma_buf_clean;
+	memcpy(out->seen, edu_buf_seen, sizeof(edu_buf_seen));
+	edu_bdf = in->bdf;
+	bar0 = in->bar0;
+	sh = in->sh;
+	dma_buf_clean = in->clean;
+	memcpy(edu_buf_seen, in->seen, sizeof(edu_buf_seen));
+	cur_edu = i;
+}
+
+/* Names the second edu in the lines about it: "" for the first. */
+static const char *edu_tag(void)
+{
+	return cur_edu ? "-EDU2" : "";
+}
+
+static const char *edu_who(void)
+{
+	return cur_edu ? "edu2 " : "";
+}
 
 static const char *mode_name(void)
 {
@@ -178,8 +233,8 @@ static void fail(const char *what, u32 got, u32 want)
 {
 	failures++;
 	if (printed_fails++ < 64)
-		printf("LMG CHECK-FAIL %s got=0x%08x want=0x%08x\n",
-		       what, got, want);
+		printf("LMG CHECK-FAIL %s%s got=0x%08x want=0x%08x\n",
+		       edu_who(), what, got, want);
 }
 
 static bool expect(const char *what, u32 got, u32 want)
@@ -198,8 +253,8 @@ static bool expect64(const char *what, u64 got, u64 want)
 		return true;
 	failures++;
 	if (printed_fails++ < 64)
-		printf("LMG CHECK-FAIL %s got=0x%016llx want=0x%016llx\n",
-		       what, got, want);
+		printf("LMG CHECK-FAIL %s%s got=0x%016llx want=0x%016llx\n",
+		       edu_who(), what, got, want);
 	return false;
 }
 
@@ -377,8 +432,9 @@ static void learn_dma_buffer(void)
 
 static void print_state(const char *when, u32 round)
 {
-	printf("LMG STATE when=%s round=%u id=0x%08x live=0x%08x fact=0x%08x status=0x%08x irq=0x%08x dma_src=0x%08x dma_dst=0x%08x dma_cnt=0x%08x dma_cmd=0x%08x pci_cmd=0x%04x bar0=0x%08x\n",
-	       when, round, rd(EDU_ID), rd(EDU_LIVENESS), rd(EDU_FACT),
+	printf("LMG STATE%s when=%s round=%u id=0x%08x live=0x%08x fact=0x%08x status=0x%08x irq=0x%08x dma_src=0x%08x dma_dst=0x%08x dma_cnt=0x%08x dma_cmd=0x%08x pci_cmd=0x%04x bar0=0x%08x\n",
+	       edu_tag(), when, round, rd(EDU_ID), rd(EDU_LIVENESS),
+	       rd(EDU_FACT),
 	       rd(EDU_STATUS), rd(EDU_IRQ_STATUS), rd(EDU_DMA_SRC),
 	       rd(EDU_DMA_DST), rd(EDU_DMA_CNT), rd(EDU_DMA_CMD),
 	       pci_read16(edu_bdf, PCI_COMMAND),
@@ -410,8 +466,9 @@ static u32 check_registers(bool quiet)
 		if (quiet) {
 			bad += got != regs[i].want;
 			if (got != regs[i].want && printed_fails++ < 64)
-				printf("LMG INVARIANT-FAIL %s got=0x%08x want=0x%08x\n",
-				       regs[i].name, got, regs[i].want);
+				printf("LMG INVARIANT-FAIL %s%s got=0x%08x want=0x%08x\n",
+				       edu_who(), regs[i].name, got,
+				       regs[i].want);
 		} else if (!expect(regs[i].name, got, regs[i].want)) {
 			bad++;
 		}
@@ -582,18 +639,23 @@ static u32 rnd(void)
  * or without its interrupt) and interrupt status bits left pending on
  * purpose, raised through 0x60.  Without seed=S (or S = 0) the values
  * are fixed per round; with it, drawn from S and the round (the harness
- * logs S), so every variant carries other values.
+ * logs S), so every variant carries other values.  The second edu's
+ * values differ from the first's in every register.
  */
 static void setup_state(u32 round)
 {
-	bool odd = round & 1;
-	u32 live = 0x5eed0000 | round * 0x101, k = 10 + round;
-	u32 off = (round * 0x100) % 0xc00, dst = round * 0x40;
-	u32 cnt = 0x200 + round * 0x10, irq = 0x5a000000 | round << 16;
+	bool odd = (round + cur_edu) & 1;
+	u32 live = 0x5eed0000 | cur_edu << 12 | round * 0x101;
+	u32 k = 10 + round + 2 * cur_edu;
+	u32 off = (round * 0x100 + cur_edu * 0x80) % 0xc00;
+	u32 dst = round * 0x40 + cur_edu * 0x20;
+	u32 cnt = 0x200 + round * 0x10 + cur_edu * 8;
+	u32 irq = 0x5a000000 | round << 16 | cur_edu << 23;
 	bool irqfact = odd, dmairq = odd;
 
 	if (opt.seed) {
-		rnd_state = opt.seed ^ (round * 0x9e3779b9u) ?: 1;
+		rnd_state = (opt.seed + cur_edu * 0x632be5abu) ^
+			    (round * 0x9e3779b9u) ?: 1;
 		live = rnd();
 		k = 5 + rnd() % 13;
 		off = rnd() % 0xc00;
@@ -603,8 +665,8 @@ static void setup_state(u32 round)
 		irqfact = rnd() & 1;
 		dmairq = rnd() & 1;
 	}
-	printf("LMG SETUP round=%u seed=%u live=0x%08x k=%u dma=%u+%u->%u irq=0x%08x\n",
-	       round, opt.seed, live, k, off, cnt, dst, irq);
+	printf("LMG SETUP%s round=%u seed=%u live=0x%08x k=%u dma=%u+%u->%u irq=0x%08x\n",
+	       edu_tag(), round, opt.seed, live, k, off, cnt, dst, irq);
 	irq_ack(~0u);
 	set_irqfact(irqfact);
 	set_liveness(live);
@@ -617,7 +679,7 @@ static void setup_state(u32 round)
 /* After migration: a new liveness, factorials, a full-buffer DMA. */
 static void exercise(u32 round)
 {
-	printf("LMG EXERCISE round=%u\n", round);
+	printf("LMG EXERCISE%s round=%u\n", edu_tag(), round);
 	irq_ack(~0u);
 	set_liveness(0xc0ffee00 | round);
 	set_irqfact(true);
@@ -891,7 +953,7 @@ static bool memseq_burst(u32 rounds, const char *when)
 static int wait_for_harness(u32 round)
 {
 	u64 t0 = now_ms(), last = t0, t;
-	u32 iter = 0, bad = 0, seq0;
+	u32 iter = 0, bad = 0, seq0, i;
 	u32 stack_words[2];
 	int c;
 
@@ -914,6 +976,11 @@ static int wait_for_harness(u32 round)
 			dma_pages_iteration(iter);
 		else
 			bad += check_registers(true);
+		for (i = 1; i < opt.edus; i++) {
+			use_edu(i);
+			bad += check_registers(true);
+			use_edu(0);
+		}
 		iter++;
 
 		t = now_ms();
@@ -963,20 +1030,28 @@ static void parse_cmdline(const char *s)
 			opt.msi = true;
 		else if (word_is(w, n, "bochs"))
 			opt.bochs = true;
-		else if (!word_u32(w, n, "timeout=", &opt.timeout_s))
+		else if (!word_u32(w, n, "timeout=", &opt.timeout_s) &&
+			 !word_u32(w, n, "edus=", &opt.edus))
 			word_u32(w, n, "seed=", &opt.seed);
+	}
+	if (!opt.edus || opt.edus > MAX_EDUS) {
+		printf("LMG RESULT FAIL reason=edus=%u: 1 or %u\n", opt.edus,
+		       MAX_EDUS);
+		guest_exit(EXIT_SETUP);
 	}
 }
 
+/* Find the edu in use (cur_edu: the first, or the second in bus order). */
 static void find_device(void)
 {
 	u32 raw, size;
 	u16 cmd;
 	int n, bdf;
 
-	bdf = pci_find(EDU_VENDOR, EDU_DEVICE, &n);
+	bdf = pci_find_nth(EDU_VENDOR, EDU_DEVICE, cur_edu, &n);
 	if (bdf < 0) {
-		printf("LMG RESULT FAIL reason=no edu device (1234:11e8) found\n");
+		printf("LMG RESULT FAIL reason=no edu device (1234:11e8) #%u found (%d in all)\n",
+		       cur_edu + 1, n);
 		guest_exit(EXIT_SETUP);
 	}
 	edu_bdf = bdf;
@@ -990,8 +1065,8 @@ static void find_device(void)
 	pci_write32(edu_bdf, PCI_BAR0, raw);
 
 	bar0 = raw & ~0xfu;
-	printf("LMG EDU bdf=%02x:%02x.%u count=%d bar0=0x%08x flags=0x%x size=0x%x cmd=0x%04x\n",
-	       PCI_BUS(edu_bdf), PCI_DEV(edu_bdf), PCI_FN(edu_bdf), n, bar0,
+	printf("LMG EDU%s bdf=%02x:%02x.%u count=%d bar0=0x%08x flags=0x%x size=0x%x cmd=0x%04x\n",
+	       cur_edu ? "2" : "", PCI_BUS(edu_bdf), PCI_DEV(edu_bdf), PCI_FN(edu_bdf), n, bar0,
 	       raw & 0xf, size, cmd);
 	if (raw & 1 || !bar0 || size != EDU_BAR0_SIZE) {
 		printf("LMG RESULT FAIL reason=BAR0 not a 1 MiB memory BAR assigned by the firmware\n");
@@ -1028,6 +1103,17 @@ static void adopt_device_state(void)
 	print_state("boot", 0);
 }
 
+/* Find the edu in use, take its registers and DMA buffer as found. */
+static void bring_up(void)
+{
+	find_device();
+	adopt_device_state();
+	learn_dma_buffer();
+	irq_ack(~0u);
+	printf("LMG DMABUF%s %s\n", edu_tag(), dma_buf_clean ? "clean" :
+	       "NOT-CLEAN (written by RAM->edu DMA before this boot; a destination device will not hold the same bytes)");
+}
+
 static void __attribute__((noreturn)) finish(void)
 {
 	if (failures) {
@@ -1055,13 +1141,12 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 			mbi->mem_upper : 0,
 	       timer_source(), cmdline);
 
-	find_device();
-	adopt_device_state();
-
-	learn_dma_buffer();
-	irq_ack(~0u);
-	printf("LMG DMABUF %s\n", dma_buf_clean ? "clean" :
-	       "NOT-CLEAN (written by RAM->edu DMA before this boot; a destination device will not hold the same bytes)");
+	bring_up();
+	for (i = 1; i < opt.edus; i++) {
+		use_edu(i);
+		bring_up();
+		use_edu(0);
+	}
 
 	if (opt.zero_only) {
 		if (!dma_buf_clean) {
@@ -1091,6 +1176,12 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	if (opt.bochs)
 		bochs_find();
 	for (;;) {
+		for (i = 1; i < opt.edus; i++) {
+			use_edu(i);
+			setup_state(round);
+			print_state("before", round);
+			use_edu(0);
+		}
 		setup_state(round);
 		if (opt.bochs) {
 			bochs_fill(round);
@@ -1117,6 +1208,13 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 			dma_pages_verify();
 		check_registers(false);
 		exercise(round);
+		for (i = 1; i < opt.edus; i++) {
+			use_edu(i);
+			print_state("after", round);
+			check_registers(false);
+			exercise(round);
+			use_edu(0);
+		}
 		printf("LMG ROUND-DONE round=%u failures=%u checks=%u\n",
 		       round, failures, checks);
 		if (c != 'N')
