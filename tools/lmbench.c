@@ -3,7 +3,9 @@
  * lmbench - measurements for `make bench`, run inside the test rig.
  *
  *   lmbench throughput SRC DST    full-VRAM save and resume through the
- *                                 data fd vs memcpy of the same mapping
+ *                                 data fd vs memcpy of the same mapping,
+ *                                 and the save vs a pread() of BAR 0
+ *                                 through the device's VFIO region
  *   lmbench ratio SRC DST         stream bytes per VRAM byte, half-empty VRAM
  *   lmbench arcs BDF...           latency of each FSM arc, per device
  *   lmbench fill BDF SEED PCT     VRAM: PCT% of pages a pattern, rest zero
@@ -206,14 +208,39 @@ static void copy_chunked(uint8_t *dst, const uint8_t *src, size_t len)
 	}
 }
 
+/*
+ * BAR 0 into @dst by pread() of the device's region in CHUNK reads: the
+ * kernel's own copy path for the same memory (vfio-pci's BAR read), with
+ * the device RUNNING.  Not timed: the state changes around it.
+ */
+static double pread_bar(struct lm_dev *d, uint8_t *dst, size_t len)
+{
+	size_t off, n;
+	ssize_t got;
+	double t0, t;
+
+	CHECK(lm_mig_set_state(d, VFIO_DEVICE_STATE_RUNNING, NULL));
+	t0 = now_s();
+	for (off = 0; off < len; off += got) {
+		n = len - off < CHUNK ? len - off : CHUNK;
+		got = lm_region_read(d, VFIO_PCI_BAR0_REGION_INDEX, off,
+				     dst + off, n);
+		if (got <= 0)
+			die("pread of BAR 0", got ? (int)got : EIO);
+	}
+	t = now_s() - t0;
+	CHECK(lm_mig_set_state(d, VFIO_DEVICE_STATE_STOP, NULL));
+	return t;
+}
+
 static int cmd_throughput(const char *sbdf, const char *dbdf)
 {
-	double t_mcpy_save[MAX_REPS], t_save[MAX_REPS];
+	double t_mcpy_save[MAX_REPS], t_save[MAX_REPS], t_pread[MAX_REPS];
 	double t_mcpy_res[MAX_REPS], t_res[MAX_REPS];
 	struct bdev src, dst;
 	uint8_t *raw, *stream;
 	size_t cap, len = 0;
-	double t0, ms, mr;
+	double t0, ms, mr, mp;
 	long bad;
 	int i;
 
@@ -238,6 +265,14 @@ static int cmd_throughput(const char *sbdf, const char *dbdf)
 		t0 = now_s();
 		copy_chunked(raw, src.vram, src.size);
 		t_mcpy_save[i] = now_s() - t0;
+		memset(raw, 0, src.size);
+		t_pread[i] = pread_bar(&src.d, raw, src.size);
+		bad = check(raw, src.size, 1, 100, 0);
+		if (bad >= 0) {
+			fprintf(stderr, "lmbench: pread of BAR 0 differs at page %ld\n",
+				bad);
+			return 1;
+		}
 		if (!(i % 2)) {
 			t0 = now_s();
 			len = save_into(&src.d, stream, cap);
@@ -261,11 +296,14 @@ static int cmd_throughput(const char *sbdf, const char *dbdf)
 	}
 	ms = median(t_mcpy_save, reps);
 	mr = median(t_mcpy_res, reps);
+	mp = median(t_pread, reps);
 	printf("{\"vram_bytes\": %zu, \"stream_bytes\": %zu, \"reps\": %d, "
 	       "\"chunk_bytes\": %u, "
 	       "\"save_s\": %.6f, \"memcpy_from_bar_s\": %.6f, "
 	       "\"save_mib_s\": %.1f, \"memcpy_from_bar_mib_s\": %.1f, "
 	       "\"save_vs_memcpy\": %.3f, "
+	       "\"pread_bar_s\": %.6f, \"pread_bar_mib_s\": %.1f, "
+	       "\"save_vs_pread\": %.3f, "
 	       "\"resume_s\": %.6f, \"memcpy_to_bar_s\": %.6f, "
 	       "\"resume_mib_s\": %.1f, \"memcpy_to_bar_mib_s\": %.1f, "
 	       "\"resume_vs_memcpy\": %.3f}\n",
@@ -274,6 +312,7 @@ static int cmd_throughput(const char *sbdf, const char *dbdf)
 	       src.size / median(t_save, reps) / (1 << 20),
 	       src.size / ms / (1 << 20),
 	       ms / median(t_save, reps),
+	       mp, src.size / mp / (1 << 20), mp / median(t_save, reps),
 	       median(t_res, reps), mr,
 	       src.size / median(t_res, reps) / (1 << 20),
 	       src.size / mr / (1 << 20),

@@ -8,6 +8,7 @@ benchmark's one measured migration (scripts/e2e-bochs has the details).
 import json
 import os
 import subprocess
+import time
 
 from . import checks, migration, variants
 from .common import REPO, HarnessError, qemu_version
@@ -48,7 +49,19 @@ class BochsHarness(Harness):
                                                    self.found or 'none'))
         return hosts
 
-    def bench(self, config, prefill):
+    def stall(self, vm, timeout=60):
+        """Ask the payload for its access times since the last ask ('S')
+        and have it start over: the LMG STALL line as a dict of ints."""
+        n0 = vm.nlines()
+        vm.send('S')
+        m = vm.wait_line(r'LMG STALL (.*)', timeout, start=n0)
+        if m is None:
+            raise HarnessError('no LMG STALL line from the payload on %s'
+                               % vm.name)
+        return {k: int(v) for k, v in
+                (kv.split('=', 1) for kv in m.group(1).split())}
+
+    def bench(self, config, prefill, stall_window=10.0):
         """One migration, measured; returns the result record."""
         variant = 'bench-' + config
         if self.vfio:
@@ -63,9 +76,18 @@ class BochsHarness(Harness):
             if r.returncode:
                 raise HarnessError('prefill failed: ' + r.stderr)
         src, dst = variants.ready_pair(self, variant)
+        # The guest's access times: a window with no migration, then
+        # the migration, from its start until the destination runs.
+        self.stall(src)
+        time.sleep(stall_window)
+        stall = {'none': self.stall(src)}
         res = migration.migrate(self, src, dst)
         done = checks.completed(self, variant, src, dst, res)
         rec = self.record(variant, res)
+        if done:
+            stall['migration'] = self.stall(dst)
+        rec['stall'] = stall
+        self.tap.diag('%s: guest stalls: %s' % (variant, stall))
         stops = [t for t, _ in src.qmp.events_named('STOP')]
         resumes = [t for t, _ in dst.qmp.events_named('RESUME')]
         if stops and resumes:
@@ -167,7 +189,8 @@ def run(mine, args):
         try:
             if mine.bench:
                 try:
-                    rec = h.bench(mine.bench, mine.prefill)
+                    rec = h.bench(mine.bench, mine.prefill,
+                                  mine.stall_window)
                 except (HarnessError, QMPError, OSError) as e:
                     h.tap.ok(False, 'bench-%s: ran to the end' % mine.bench,
                              str(e))

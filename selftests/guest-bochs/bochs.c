@@ -24,6 +24,15 @@
  * plus "LMG BOCHS ..." describing the device and "LMG PASS seq=..."
  * heartbeats.
  *
+ * Stalls: every page write to VRAM and every write and read back of the
+ * Y_OFFSET register (BAR2) is timed in guest virtual time (ACPI PM
+ * timer, which stands still while the VM is stopped, so a migration's
+ * downtime is not a stall).  'S' on COM1 prints what was seen since the
+ * last 'S' (or since the loop began) and starts over:
+ *   LMG STALL vram_n=N vram_p50_us=.. vram_p99_us=.. vram_max_us=..
+ *             reg_n=N reg_p50_us=.. reg_p99_us=.. reg_max_us=..
+ * Percentiles are exact to 1 us below 1 ms, to 1 ms above (up to 1 s).
+ *
  * Command line (-append), space separated:
  *   region=N     pages rewritten continuously (default 64)
  *   fill=N       KiB of VRAM after the region filled with a static
@@ -77,6 +86,61 @@ static struct {
 } opt = { 64, ~0u, false, false, false, 900 };
 
 static u32 vram, vram_size, mmio;
+
+/* --- stalls ------------------------------------------------------------- */
+
+#define FINE_US		1000	/* 1 us buckets below this */
+#define COARSE_MS	1000	/* then 1 ms buckets up to a second */
+
+static struct stall_hist {
+	u32 n;
+	u32 max_us;
+	u32 fine[FINE_US];
+	u32 coarse[COARSE_MS + 1];
+} st_vram, st_reg;
+
+static void stall_add(struct stall_hist *h, u64 us)
+{
+	u32 v = us > 0xffffffffu ? 0xffffffffu : (u32)us;
+
+	h->n++;
+	if (v > h->max_us)
+		h->max_us = v;
+	if (v < FINE_US)
+		h->fine[v]++;
+	else
+		h->coarse[v / 1000 < COARSE_MS ? v / 1000 : COARSE_MS]++;
+}
+
+/* The smallest value (us) that at least @pct% of the samples do not exceed. */
+static u32 stall_pct(const struct stall_hist *h, u32 pct)
+{
+	u32 want = (u32)(((u64)h->n * pct + 99) / 100), seen = 0, i;
+
+	if (!h->n)
+		return 0;
+	for (i = 0; i < FINE_US; i++) {
+		seen += h->fine[i];
+		if (seen >= want)
+			return i;
+	}
+	for (i = 0; i <= COARSE_MS; i++) {
+		seen += h->coarse[i];
+		if (seen >= want)
+			return i < COARSE_MS ? (i + 1) * 1000 - 1 : h->max_us;
+	}
+	return h->max_us;
+}
+
+static void stall_report(void)
+{
+	printf("LMG STALL vram_n=%u vram_p50_us=%u vram_p99_us=%u vram_max_us=%u reg_n=%u reg_p50_us=%u reg_p99_us=%u reg_max_us=%u\n",
+	       st_vram.n, stall_pct(&st_vram, 50), stall_pct(&st_vram, 99),
+	       st_vram.max_us, st_reg.n, stall_pct(&st_reg, 50),
+	       stall_pct(&st_reg, 99), st_reg.max_us);
+	memset(&st_vram, 0, sizeof(st_vram));
+	memset(&st_reg, 0, sizeof(st_reg));
+}
 static u32 failures, checks, printed;
 
 /* What was last written, in guest RAM: it migrates with the VM. */
@@ -147,6 +211,7 @@ static u32 fill_bytes(void)
 static void write_page(u32 pg, u32 seq)
 {
 	volatile u32 *p = (volatile u32 *)(region_base() + pg * PAGE);
+	u64 t0 = now_us();
 	u32 i;
 
 	cur_pg = pg;
@@ -156,18 +221,25 @@ static void write_page(u32 pg, u32 seq)
 		p[i] = region_word(seq, pg, i);
 	barrier();
 	done_seq[pg] = seq;
+	stall_add(&st_vram, now_us() - t0);
 }
 
 static void set_yoff(u16 v)
 {
+	u64 t0;
+
 	if (opt.nodev)
 		return;
+	t0 = now_us();
 	reg_pending = v;
 	barrier();
 	vbe_wr(VBE_Y_OFFSET, v);
 	barrier();
 	regs[VBE_Y_OFFSET] = v;
 	reg_pending = NO_PENDING;
+	if (vbe_rd(VBE_Y_OFFSET) != v)
+		fail("y_offset read back", VBE_Y_OFFSET, vbe_rd(VBE_Y_OFFSET), v);
+	stall_add(&st_reg, now_us() - t0);
 }
 
 static void parse_cmdline(const char *s)
@@ -385,6 +457,8 @@ static int run(u32 round, u32 *seqp)
 				c = serial_getc_nowait();
 				if (c == 'E' || c == 'N' || c == 'X')
 					goto out;
+				if (c == 'S')
+					stall_report();
 			}
 		}
 		set_yoff(seq % 32);
