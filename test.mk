@@ -84,8 +84,10 @@ fuzz: setup
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS)
 
 # Measure the bochs-display engine and what PRE_COPY buys, in the rig: one
-# boot per VRAM size (BENCH_SIZES, default 16,64,256 MiB); writes
-# build/report/bench.json and bench.md (scripts/bench).
+# boot per kernel (BENCH_KERNELS, default stock,debug: Debian's 6.12 and
+# the debug tier's kernel, built on first use) and VRAM size (BENCH_SIZES,
+# default 16,64,256 MiB); writes build/report/bench.json and bench.md
+# (scripts/bench).
 bench: setup
 	$(MAKE) test-modules
 	$(MAKE) -C selftests

@@ -61,6 +61,32 @@ class BochsHarness(Harness):
         return {k: int(v) for k, v in
                 (kv.split('=', 1) for kv in m.group(1).split())}
 
+    def _stall_windows(self, src, window):
+        """
+        The guest's access times (see stall()) over @window seconds with
+        no migration ("none"), then a hold for migration.migrate() that
+        keeps the migration in PRE_COPY for @window seconds once the
+        device is in it and then takes that window ("precopy") before it
+        lets the migration converge.  Returns (the dict the windows go
+        into, the hold).
+        """
+        self.stall(src)
+        time.sleep(window)
+        stall = {'none': self.stall(src)}
+        t = {}
+
+        def holding(samples):
+            if samples[-1]['device'] != 'pre-copy':
+                return True
+            if 't0' not in t:
+                self.stall(src)             # the window starts in PRE_COPY
+                t['t0'] = time.monotonic()
+            if time.monotonic() - t['t0'] < window:
+                return True
+            stall['precopy'] = self.stall(src)
+            return False
+        return stall, holding
+
     def bench(self, config, prefill, stall_window=10.0):
         """One migration, measured; returns the result record."""
         variant = 'bench-' + config
@@ -76,18 +102,20 @@ class BochsHarness(Harness):
             if r.returncode:
                 raise HarnessError('prefill failed: ' + r.stderr)
         src, dst = variants.ready_pair(self, variant)
-        # The guest's access times: a window with no migration, then
-        # the migration, from its start until the destination runs.
-        self.stall(src)
-        time.sleep(stall_window)
-        stall = {'none': self.stall(src)}
-        res = migration.migrate(self, src, dst)
+        hold = None
+        if config == 'stall':
+            stall, hold = self._stall_windows(src, stall_window)
+        res = migration.migrate(self, src, dst, hold=hold)
         done = checks.completed(self, variant, src, dst, res)
         rec = self.record(variant, res)
-        if done:
-            stall['migration'] = self.stall(dst)
-        rec['stall'] = stall
-        self.tap.diag('%s: guest stalls: %s' % (variant, stall))
+        if config == 'stall':
+            if done:
+                stall['switchover'] = self.stall(dst)
+            self.tap.ok('precopy' in stall,
+                        '%s: the guest timed its accesses while PRE_COPY '
+                        'ran' % variant, str(stall))
+            rec['stall'] = stall
+            self.tap.diag('%s: guest stalls: %s' % (variant, stall))
         stops = [t for t, _ in src.qmp.events_named('STOP')]
         resumes = [t for t, _ in dst.qmp.events_named('RESUME')]
         if stops and resumes:
