@@ -110,21 +110,25 @@ TEST(driver_registered)
 	ASSERT_EQ(0, access("/sys/module/livemig_vfio_pci", F_OK));
 }
 
-TEST(both_edu_bound)
+TEST(every_edu_bound)
 {
 	char all[MAX_DEVS][16], bound[MAX_DEVS][16];
-	int n_all, n_bound, i;
+	int n_all, n_bound, i, j;
 
 	n_all = list_edu("/sys/bus/pci/devices", all, MAX_DEVS);
 	n_bound = list_edu(DRIVER_DIR, bound, MAX_DEVS);
-	ASSERT_EQ(2, n_all) TH_LOG("the rig has two edu devices");
+	/* The rig has four (scripts/vm); the suites need two at least. */
+	ASSERT_LE(2, n_all) TH_LOG("the rig has %d edu devices", n_all);
 	ASSERT_EQ(n_all, n_bound) TH_LOG("every edu is bound to " DRIVER);
 	for (i = 0; i < n_bound; i++) {
 		EXPECT_STREQ(all[i], bound[i]);
 		EXPECT_LE(0, iommu_group(bound[i])) TH_LOG("%s has no IOMMU group", bound[i]);
 	}
 	/* An IOMMU group of its own each, or VFIO cannot hand them out apart. */
-	EXPECT_NE(iommu_group(bound[0]), iommu_group(bound[1]));
+	for (i = 0; i < n_bound; i++)
+		for (j = i + 1; j < n_bound; j++)
+			EXPECT_NE(iommu_group(bound[i]), iommu_group(bound[j]))
+				TH_LOG("%s and %s share a group", bound[i], bound[j]);
 }
 
 static int use_cdev(void)
