@@ -126,6 +126,22 @@ def msi(h, variant):
                  checks.why(vm))
 
 
+def migrate_together(h, variant, src, dst):
+    """
+    The migration of a VM with two devices, whose payload is ready on
+    @src: it completes, it is recorded, every device reaches a P2P state
+    before any stops (QEMU's rule); the source is quit.  True if it
+    completed.
+    """
+    time.sleep(h.args.settle)
+    res = migration.migrate(h, src, dst)
+    done = checks.completed(h, variant, src, dst, res)
+    h.record(variant, res, src=src)
+    checks.p2p_order(h, variant, src)
+    src.quit()
+    return done
+
+
 @variant('two-devices')
 def two_devices(h, variant):
     """edu and bochs-display in one VM, migrated together."""
@@ -149,13 +165,7 @@ def two_devices(h, variant):
                        extra_devices=[vga % bochs[1]])
         src.cont()
         checks.wait_ready(h, src, variant)
-        time.sleep(h.args.settle)
-        res = migration.migrate(h, src, dst)
-        done = checks.completed(h, variant, src, dst, res)
-        h.record(variant, res, src=src)
-        checks.p2p_order(h, variant, src)
-        src.quit()
-        if done:
+        if migrate_together(h, variant, src, dst):
             checks.finish_payload(h, dst, variant, 'destination')
             m = dst.grep(r'LMG BOCHS when=after .*bad=(\d+)')
             h.tap.ok(bool(m) and m[-1].split('bad=')[1].split()[0]
@@ -197,13 +207,7 @@ def two_edus(h, variant):
     checks.wait_ready(h, src, variant)
     first = src.payload_state('before')
     before = src.payload_state('before', '-EDU2')
-    time.sleep(h.args.settle)
-    res = migration.migrate(h, src, dst)
-    done = checks.completed(h, variant, src, dst, res)
-    h.record(variant, res, src=src)
-    checks.p2p_order(h, variant, src)
-    src.quit()
-    if not done:
+    if not migrate_together(h, variant, src, dst):
         return
     checks.finish_payload(h, dst, variant, 'destination')
     # The second edu's registers as the payload found them on the
