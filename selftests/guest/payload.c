@@ -640,7 +640,8 @@ static u32 rnd(void)
  * purpose, raised through 0x60.  Without seed=S (or S = 0) the values
  * are fixed per round; with it, drawn from S and the round (the harness
  * logs S), so every variant carries other values.  The second edu's
- * values differ from the first's in every register.
+ * values are drawn apart from the first's: fixed ones differ in every
+ * register, seeded ones come from another stream.
  */
 static void setup_state(u32 round)
 {
