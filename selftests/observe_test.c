@@ -18,8 +18,9 @@
 
 #include "kselftest_harness.h"
 #include "lib/lm_test.h"
+#include "lib/lm_status.h"
 
-#define DEBUGFS		"/sys/kernel/debug"
+#define DEBUGFS		LM_DEBUGFS
 #define TRACEFS		"/sys/kernel/tracing"
 #define DEBUGFS_MAGIC_	0x64626720
 #define TRACEFS_MAGIC_	0x74726163
@@ -32,32 +33,6 @@ static bool mounted(const char *path, long magic)
 	struct statfs st;
 
 	return !statfs(path, &st) && st.f_type == magic;
-}
-
-/* Read a whole (pseudo) file into @buf, NUL terminated; -errno or length. */
-static ssize_t slurp(const char *path, char *buf, size_t max)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < max - 1) {
-		n = read(fd, buf + len, max - 1 - len);
-		if (n < 0) {
-			n = -errno;
-			close(fd);
-			return n;
-		}
-		if (!n)
-			break;
-		len += n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return len;
 }
 
 static int put(const char *path, const char *s, int flags)
@@ -73,36 +48,18 @@ static int put(const char *path, const char *s, int flags)
 	return ret;
 }
 
-/* The value of "@key: value" in the device's status file, or "". */
 static const char *status_of(const struct lm_dev *d, const char *key,
 			     char *out, size_t outlen)
 {
-	char path[256], buf[STATUS_MAX], *p, *e;
-	size_t klen = strlen(key);
-
-	out[0] = '\0';
-	snprintf(path, sizeof(path), DEBUGFS "/livemig-vfio-pci/%s/status",
-		 d->bdf);
-	if (slurp(path, buf, sizeof(buf)) < 0)
-		return out;
-	for (p = buf; p && *p; p = e ? e + 1 : NULL) {
-		e = strchr(p, '\n');
-		if (e)
-			*e = '\0';
-		if (!strncmp(p, key, klen) && p[klen] == ':' &&
-		    p[klen + 1] == ' ') {
-			snprintf(out, outlen, "%s", p + klen + 2);
-			break;
-		}
-	}
-	return out;
+	return lm_status(d, key, out, outlen);
 }
 
 static unsigned long long status_num(const struct lm_dev *d, const char *key)
 {
-	char v[256];
+	unsigned long long v = 0;
 
-	return strtoull(status_of(d, key, v, sizeof(v)), NULL, 0);
+	lm_status_u64(d, key, &v);
+	return v;
 }
 
 /* "saving: produced P consumed C ..." -> P and C; false if no session. */
@@ -393,7 +350,7 @@ TEST_F(trace, a_save_traces_arcs_info_and_session)
 	close(fd);
 
 	ASSERT_EQ(0, put(TRACEFS "/events/livemig/enable", "0", 0));
-	ASSERT_LE(0, slurp(TRACEFS "/trace", self->buf, TRACE_MAX));
+	ASSERT_LE(0, lm_slurp(TRACEFS "/trace", self->buf, TRACE_MAX));
 	parse_trace(self->buf, self->dev.bdf, &s);
 
 	if (precopy)
@@ -424,7 +381,7 @@ TEST_F(trace, a_failed_arc_carries_its_errno)
 	ASSERT_GT(0, ret);
 	close(fd);
 	ASSERT_EQ(0, put(TRACEFS "/events/livemig/enable", "0", 0));
-	ASSERT_LE(0, slurp(TRACEFS "/trace", self->buf, TRACE_MAX));
+	ASSERT_LE(0, lm_slurp(TRACEFS "/trace", self->buf, TRACE_MAX));
 	parse_trace(self->buf, self->dev.bdf, &s);
 	for (i = 0; i < s.narcs; i++) {
 		if (!strcmp(s.arcs[i].from, "RESUMING") &&

@@ -106,6 +106,7 @@ static const u8 bochs_restore_order[] = {
  * @phase: the phase of the last ->save call
  * @more: the last ->save call returned LIVEMIG_SAVE_MORE
  * @state_sent: the STATE record of this session went out
+ * @hashed: pages hashed since the device was opened (debugfs)
  *
  * @image: resuming: the staged VRAM image
  * @covered: resuming: pages some record gave a value
@@ -129,6 +130,7 @@ struct bochs_dev {
 	enum livemig_save_phase phase;
 	bool more;
 	bool state_sent;
+	u64 hashed;
 
 	u8 *image;
 	unsigned long *covered;
@@ -395,6 +397,7 @@ static int bochs_out_page(struct livemig_device *ld, struct bochs_out *o,
 	}
 	dst = o->rec + 8 + o->rec_n * BOCHS_PAGE;
 	memcpy_fromio(dst, vram + (size_t)pg * BOCHS_PAGE, BOCHS_PAGE);
+	bd->hashed++;
 	if (memchr_inv(dst, 0, BOCHS_PAGE)) {
 		bd->sent[pg] = xxh64(dst, BOCHS_PAGE, 0);
 		if (++o->rec_n == BOCHS_REC_PAGES)
@@ -468,6 +471,7 @@ static void bochs_rescan(struct livemig_device *ld, void __iomem *vram)
 			continue;
 		memcpy_fromio(bd->scratch, vram + (size_t)pg * BOCHS_PAGE,
 			      BOCHS_PAGE);
+		bd->hashed++;
 		if (xxh64(bd->scratch, BOCHS_PAGE, 0) != bd->sent[pg]) {
 			__set_bit(pg, bd->dirty);
 			bd->ndirty++;
@@ -743,6 +747,7 @@ static void bochs_show(struct livemig_device *ld, struct seq_file *m)
 
 	seq_printf(m, "bochs_vram_bytes: %llu\n", bd->vram_size);
 	seq_printf(m, "bochs_saving: %d\n", bd->saving);
+	seq_printf(m, "bochs_pages_hashed: %llu\n", bd->hashed);
 	if (bd->saving) {
 		seq_printf(m, "bochs_pages_walked: %u of %u\n", bd->cursor,
 			   bd->npages);
