@@ -20,6 +20,7 @@
 #include "kselftest_harness.h"
 #include "lib/lm_test.h"
 #include "lib/lm_bochs.h"
+#include "lib/lm_status.h"
 
 #define SEED_SRC	0x5eed0001ULL
 #define SEED_DST	0x5eed0002ULL
@@ -661,6 +662,63 @@ TEST_F(bochs, precopy_info_falls_and_rises)
 	EXPECT_LE(rest.len, size);
 	EXPECT_LE((size_t)BOCHS_PAGE, rest.len);
 	lm_buf_free(&rest);
+}
+
+/* Pages the engine has hashed since the device was opened (debugfs). */
+static int pages_hashed(const struct lm_dev *d, unsigned long long *n)
+{
+	return lm_status_u64(d, "bochs_pages_hashed", n);
+}
+
+/*
+ * PRECOPY_INFO and MIG_DATA_SIZE answer from what the driver already
+ * knows: with the initial data read and nothing written, ten of each read
+ * no VRAM (the engine hashes no page), and pages then written through the
+ * mapping show in the very next MIG_DATA_SIZE, still without reading VRAM.
+ * Each query used to hash all of it under the device's locks while the
+ * guest waited, and MIG_DATA_SIZE lagged one PRECOPY_INFO behind.
+ */
+TEST_F(bochs, precopy_queries_read_no_vram)
+{
+	unsigned long long h0, h1, h2;
+	struct vfio_precopy_info info;
+	uint64_t size, idle;
+	size_t pg, npg = 5;
+	int i, end;
+
+	LM_NEED_PRECOPY(&self->src);
+	LM_NEED_DATA_SIZE(&self->src);
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+	ASSERT_EQ(0, pages_hashed(&self->src, &h0))
+		TH_LOG("no bochs_pages_hashed in %s's debugfs status",
+		       self->src.bdf);
+
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+		EXPECT_EQ(0ULL, info_total(&info));
+		ASSERT_EQ(0, lm_mig_data_size(&self->src, &idle));
+	}
+	ASSERT_EQ(0, pages_hashed(&self->src, &h1));
+	EXPECT_EQ(0ULL, h1 - h0)
+		TH_LOG("ten PRECOPY_INFO and MIG_DATA_SIZE hashed %llu pages of %zu",
+		       h1 - h0, self->npages);
+
+	for (pg = 0; pg < npg; pg++)
+		bochs_fill_page(self->vsrc + pg * 131 % self->npages * BOCHS_PAGE,
+				SEED_REWRITE, pg);
+	ASSERT_EQ(0, lm_mig_data_size(&self->src, &size));
+	EXPECT_LE(idle + npg * BOCHS_PAGE, size)
+		TH_LOG("%zu pages written: stop-copy estimate %llu -> %llu", npg,
+		       (unsigned long long)idle, (unsigned long long)size);
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_LE((uint64_t)npg * BOCHS_PAGE, info.dirty_bytes);
+	ASSERT_EQ(0, pages_hashed(&self->src, &h2));
+	EXPECT_EQ(0ULL, h2 - h1)
+		TH_LOG("the queries after %zu pages were written hashed %llu pages",
+		       npg, h2 - h1);
 }
 
 /* A VRAM of zeros is a handful of bytes on the wire. */
