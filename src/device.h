@@ -12,6 +12,7 @@
 #ifndef LIVEMIG_DEVICE_H
 #define LIVEMIG_DEVICE_H
 
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/vfio_pci_core.h>
@@ -19,6 +20,29 @@
 #include "livemig/engine.h"
 
 struct livemig_session;
+
+/**
+ * struct livemig_wtrack - write tracking of one mmapped BAR (wtrack.c)
+ * @bar: the BAR, or -1 when nothing is tracked (the engine asks for
+ *	none, or this kernel cannot zap a device's mappings)
+ * @npages: pages of @bar (PAGE_SIZE each), bits in @written
+ * @written: a bit per page, set (atomically, no lock) when a mapping of
+ *	the page faults or the region's write() wrote it; taken and cleared
+ *	by livemig_wt_collect() under state_mutex
+ * @core_vm_ops: vfio-pci core's vm_ops for mappings of @bar, whose fault
+ *	handler tracked mappings call; set at the first mmap
+ * @broken: a mapping of @bar could not be tracked: track nothing more
+ * @ops_lock: protects @core_vm_ops and @broken while they are set; taken
+ *	in ->mmap, under mmap_lock, and nothing nests in it
+ */
+struct livemig_wtrack {
+	int bar;
+	unsigned long npages;
+	unsigned long *written;
+	const struct vm_operations_struct *core_vm_ops;
+	bool broken;
+	struct mutex ops_lock;	/* see @ops_lock above */
+};
 
 /**
  * enum livemig_slot - what may be open on a device, one of each at a time
@@ -64,6 +88,7 @@ enum livemig_slot {
  * @last_err: the last error an engine op or a session failed with, as
  *	recorded by livemig_failed(); under state_mutex
  * @last_err_where: what failed then (a static string), or NULL
+ * @wt: write tracking of the engine's write-tracked BAR (wtrack.c)
  */
 struct livemig_device {
 	struct vfio_pci_core_device core;
@@ -81,6 +106,7 @@ struct livemig_device {
 	u64 arcs;
 	int last_err;
 	const char *last_err_where;
+	struct livemig_wtrack wt;
 };
 
 static inline struct livemig_device *to_ld(struct vfio_device *vdev)

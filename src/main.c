@@ -21,6 +21,7 @@
 #include "dirty.h"
 #include "fsm.h"
 #include "state.h"
+#include "wtrack.h"
 
 /* Engine services. */
 
@@ -198,6 +199,7 @@ static int livemig_init_dev(struct vfio_device *vdev)
 {
 	struct livemig_device *ld = to_ld(vdev);
 	struct pci_dev *pdev = to_pci_dev(vdev->dev);
+	int ret;
 
 	ld->engine = livemig_find_engine(pdev);
 	if (!ld->engine)
@@ -205,13 +207,26 @@ static int livemig_init_dev(struct vfio_device *vdev)
 	ld->priv = kzalloc(ld->engine->priv_size, GFP_KERNEL);
 	if (!ld->priv)
 		return -ENOMEM;
+	ret = livemig_wt_init(ld, pdev);
+	if (ret)
+		goto err_free;
 	livemig_state_init(ld);
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
 	if (livemig_precopy_enabled())
 		vdev->migration_flags |= VFIO_MIGRATION_PRE_COPY;
 	vdev->mig_ops = &livemig_mig_ops;
 	vdev->log_ops = livemig_dirty_ops(ld);
-	return vfio_pci_core_init_dev(vdev);
+	ret = vfio_pci_core_init_dev(vdev);
+	if (ret)
+		goto err_state;
+	return 0;
+
+err_state:
+	livemig_state_destroy(ld);
+	livemig_wt_destroy(ld);
+err_free:
+	kfree(ld->priv);
+	return ret;
 }
 
 static void livemig_release_dev(struct vfio_device *vdev)
@@ -219,6 +234,7 @@ static void livemig_release_dev(struct vfio_device *vdev)
 	struct livemig_device *ld = to_ld(vdev);
 
 	livemig_state_destroy(ld);
+	livemig_wt_destroy(ld);
 	kfree(ld->priv);
 	vfio_pci_core_release_dev(vdev);
 }
@@ -505,20 +521,31 @@ static ssize_t livemig_write(struct vfio_device *vdev, const char __user *buf,
 			     size_t count, loff_t *ppos)
 {
 	struct livemig_device *ld = to_ld(vdev);
+	loff_t pos;
+	ssize_t ret;
 
 	if (livemig_trapped(ld, *ppos))
 		return livemig_trapped_rw(ld, (char __user *)buf, count, ppos,
 					  true);
-	return vfio_pci_core_write(vdev, buf, count, ppos);
+	pos = *ppos;
+	ret = vfio_pci_core_write(vdev, buf, count, ppos);
+	if (ret > 0)
+		livemig_wt_note_write(ld, pos, ret);
+	return ret;
 }
 
 static int livemig_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 {
 	struct livemig_device *ld = to_ld(vdev);
 
+	int ret;
+
 	if (livemig_trapped(ld, (loff_t)vma->vm_pgoff << PAGE_SHIFT))
 		return -EINVAL;
-	return vfio_pci_core_mmap(vdev, vma);
+	ret = vfio_pci_core_mmap(vdev, vma);
+	if (ret)
+		return ret;
+	return livemig_wt_mmap(ld, vma);
 }
 
 static const struct vfio_device_ops livemig_ops = {

@@ -16,6 +16,9 @@
  *			   VFIO device cdev (6.6)
  * LIVEMIG_HAVE_PRECOPY_V2 VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 and the
  *			   REINIT output flag (7.1)
+ * LIVEMIG_HAVE_WTRACK	   one address_space per VFIO device holding every
+ *			   user mapping of its BARs (6.10): what write
+ *			   tracking of a BAR needs to zap them
  *
  * and the vfio_device_ops members newer kernels require (6.17, 6.19) and
  * the three ways vfio-pci core has mapped BARs (6.1, 6.8, 7.2).
@@ -244,5 +247,30 @@ static inline void __iomem *livemig_bar_iomem(struct vfio_pci_core_device *core,
 	/* 7.2 leaves an ERR_PTR for a BAR it could not map. */
 	return IS_ERR_OR_NULL(io) ? NULL : io;
 }
+
+/* --- one address_space for a device's mappings (6.10) ------------------ */
+
+/*
+ * "vfio: Create vfio_fs_type with inode per device" (6.10) gave every VFIO
+ * device an inode whose address_space holds all user mappings of its
+ * BARs; vfio-pci core zaps them there with unmap_mapping_range().  6.1
+ * keeps a list of vmas private to vfio-pci core instead, so src/wtrack.c
+ * tracks no writes there (6.1 has no PRE_COPY, where tracking pays off).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define LIVEMIG_HAVE_WTRACK	1
+static inline struct address_space *
+livemig_dev_mapping(struct vfio_pci_core_device *core)
+{
+	return core->vdev.inode->i_mapping;
+}
+#else
+#define LIVEMIG_HAVE_WTRACK	0
+static inline struct address_space *
+livemig_dev_mapping(struct vfio_pci_core_device *core)
+{
+	return NULL;
+}
+#endif
 
 #endif /* LIVEMIG_COMPAT_H */

@@ -67,6 +67,12 @@ enum livemig_save_phase {
  * @priv_size: bytes of engine private data the core allocates per device
  * @tracks_dma: the engine reports every DMA write of its device through
  *	livemig_dirty_mark(), so the core offers DMA logging (vfio_log_ops)
+ * @write_tracked_bars: at most one BAR of @mapped_bars whose pages the
+ *	core records when the user may have written them (src/wtrack.c):
+ *	accessed through a mapping, or written with the region's write();
+ *	not a peer's DMA or an ioeventfd.  The engine takes them with
+ *	livemig_wt_collect() and counts them with livemig_wt_count();
+ *	livemig_wt_active() says whether this kernel tracks them at all.
  *
  * @match: probe time, no lock, optional: @pdev matched the engine's line
  *	in the module's PCI id table (src/engines/engines.c); return true
@@ -180,6 +186,7 @@ struct livemig_engine {
 	unsigned long mapped_bars;
 	size_t priv_size;
 	bool tracks_dma;
+	unsigned long write_tracked_bars;
 
 	bool (*match)(struct pci_dev *pdev);
 	void (*probe)(struct livemig_device *ld);
@@ -232,6 +239,10 @@ void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len);
 void livemig_save_charge(struct livemig_save *s, u32 bytes);
 bool livemig_save_full(struct livemig_save *s);
 void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len);
+unsigned long livemig_wt_active(struct livemig_device *ld, int bar);
+void livemig_wt_collect(struct livemig_device *ld, unsigned long *dst);
+unsigned long livemig_wt_count(struct livemig_device *ld,
+			       const unsigned long *skip, unsigned long below);
 
 int livemig_hw_read32(struct livemig_device *ld, int bar, u64 off, u32 *val);
 int livemig_hw_write32(struct livemig_device *ld, int bar, u64 off, u32 val);
