@@ -706,11 +706,18 @@ static long livemig_file_ioctl(struct file *filp, unsigned int cmd,
 		ret = -EINVAL;
 		goto out;
 	}
-	/* Look for changes since the last snapshot; they become dirty bytes. */
-	if (!migf->more)
-		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
-	if (ld->engine->pending)
-		ld->engine->pending(ld, &initial, &dirty);
+	/*
+	 * Changes since the last snapshot are dirty bytes: counted by the
+	 * engine as they happen, or found by a DIRTY save (which emits them).
+	 */
+	if (!ld->engine->pending || !ld->engine->pending(ld, &initial, &dirty)) {
+		if (!migf->more)
+			livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
+		initial = 0;
+		dirty = 0;
+		if (ld->engine->pending)
+			ld->engine->pending(ld, &initial, &dirty);
+	}
 	unread = migf->produced - migf->consumed;
 	unread_initial = migf->initial_end > migf->consumed ?
 			 migf->initial_end - migf->consumed : 0;

@@ -127,7 +127,12 @@ enum livemig_save_phase {
  *	Also called when @save_begin failed.
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
  *	the initial snapshot and for changes found so far (optional; the
- *	core adds what is produced but unread).  Initial data is produced
+ *	core adds what is produced but unread).  Return true when the
+ *	figures already count changes no @save has looked for yet (the
+ *	engine tracks them as they happen, e.g. with write tracking): the
+ *	core then answers PRECOPY_INFO without a DIRTY @save.  Return false
+ *	to have the core make one (only when no call is unfinished) and
+ *	ask again.  Must not touch the device.  Initial data is produced
  *	once per session: the core never reports VFIO_PRECOPY_INFO_REINIT
  *	(7.1's PRECOPY_INFOv2), and neither engine needs it (edu's state is
  *	one record; bochs-display's compatibility data, VRAM size and EDID,
@@ -209,7 +214,7 @@ struct livemig_engine {
 	int (*save)(struct livemig_device *ld, struct livemig_save *s,
 		    enum livemig_save_phase phase);
 	void (*save_end)(struct livemig_device *ld);
-	void (*pending)(struct livemig_device *ld, u64 *initial, u64 *dirty);
+	bool (*pending)(struct livemig_device *ld, u64 *initial, u64 *dirty);
 	size_t (*state_size)(struct livemig_device *ld);
 
 	int (*check_identity)(struct livemig_device *ld,

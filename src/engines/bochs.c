@@ -25,15 +25,20 @@
  *
  * Saving.  VRAM goes out as PAGES records (runs of pages with data) and
  * ZERO records (runs of all-zero pages, which carry no data).  For every
- * page the engine keeps the xxh64 of the contents it sent; changes made
- * through the user's mapping are found by hashing the page again
- * ("rescan") and comparing.  PRE_COPY's initial snapshot walks VRAM once;
- * each DIRTY request rescans what was sent and sends the pages that
- * changed; FINAL rescans once more with the device stopped, sends what
+ * page the engine keeps the xxh64 of the contents it sent.  PRE_COPY's
+ * initial snapshot walks VRAM once.  Where the kernel lets the core track
+ * the user's accesses to VRAM (src/wtrack.c: a page's first access after
+ * a collection faults and sets a bit), a DIRTY request takes the pages
+ * touched since the last one, without reading VRAM, and PRECOPY_INFO and
+ * MIG_DATA_SIZE count them as they happen;
+ * elsewhere a DIRTY request hashes every sent page again ("rescan") and
+ * compares.  Either way a page is sent again only if its hash changed,
+ * so storing the bytes a page already holds costs a copy but no stream
+ * bytes.  FINAL rescans all of VRAM with the device stopped (what no PTE
+ * saw, such as a peer's DMA into the BAR, is found there), sends what
  * changed and what the walk had not reached yet, and the registers in a
- * STATE record.  A page that changes while it is copied is sent torn,
- * but its hash is that of the torn copy, so the next rescan sends it
- * again.
+ * STATE record.  A page that changes while it is copied is sent torn, but
+ * its hash is that of the torn copy, so a later rescan sends it again.
  *
  * Resuming.  Records are staged into a VRAM image in kernel memory with
  * a bitmap of the pages the stream covered and of those it said are
@@ -101,6 +106,9 @@ static const u8 bochs_restore_order[] = {
  * @ndirty: bits set in @dirty
  * @cursor: the walk has sent every page below this one at least once
  * @dcursor: no bit of @dirty below this one is set
+ * @tracked: this session takes written pages from the core's write
+ *	tracking instead of rescanning VRAM
+ * @taken: scratch bitmap for livemig_wt_collect()
  * @zero_hash: xxh64 of an all-zero page
  * @scratch: one page to hash a copy of VRAM in
  * @phase: the phase of the last ->save call
@@ -125,6 +133,8 @@ struct bochs_dev {
 	u32 ndirty;
 	u32 cursor;
 	u32 dcursor;
+	bool tracked;
+	unsigned long *taken;
 	u64 zero_hash;
 	u8 *scratch;
 	enum livemig_save_phase phase;
@@ -301,6 +311,9 @@ static void bochs_save_free(struct bochs_dev *bd)
 	bd->sent = NULL;
 	bitmap_free(bd->dirty);
 	bd->dirty = NULL;
+	bitmap_free(bd->taken);
+	bd->taken = NULL;
+	bd->tracked = false;
 	kfree(bd->scratch);
 	bd->scratch = NULL;
 	bd->saving = false;
@@ -325,6 +338,17 @@ static int bochs_save_begin(struct livemig_device *ld)
 		return -ENOMEM;
 	}
 	bd->zero_hash = xxh64(bd->scratch, BOCHS_PAGE, 0);
+	if (livemig_wt_active(ld, BOCHS_VRAM_BAR) == bd->npages &&
+	    PAGE_SIZE == BOCHS_PAGE) {
+		bd->taken = bitmap_zalloc(bd->npages, GFP_KERNEL_ACCOUNT);
+		if (!bd->taken) {
+			bochs_save_free(bd);
+			return -ENOMEM;
+		}
+		/* Every page is sent after this: start with no write seen. */
+		livemig_wt_collect(ld, bd->taken);
+		bd->tracked = true;
+	}
 	bd->ndirty = 0;
 	bd->cursor = 0;
 	bd->dcursor = 0;
@@ -378,11 +402,13 @@ static int bochs_out_finish(struct bochs_out *o)
 /*
  * Send page @pg as VRAM holds it now and remember the hash of what was
  * sent.  The page is copied straight into the record being filled; if it
- * turns out all zero it is dropped from there and joins the zero run.
+ * turns out all zero it is dropped from there and joins the zero run.  A
+ * page sent before (@resend) whose hash did not change is dropped too.
  */
 static int bochs_out_page(struct livemig_device *ld, struct bochs_out *o,
-			  void __iomem *vram, u32 pg)
+			  void __iomem *vram, u32 pg, bool resend)
 {
+	u64 hash;
 	struct bochs_dev *bd = livemig_priv(ld);
 	u8 *dst;
 
@@ -399,14 +425,21 @@ static int bochs_out_page(struct livemig_device *ld, struct bochs_out *o,
 	memcpy_fromio(dst, vram + (size_t)pg * BOCHS_PAGE, BOCHS_PAGE);
 	bd->hashed++;
 	if (memchr_inv(dst, 0, BOCHS_PAGE)) {
-		bd->sent[pg] = xxh64(dst, BOCHS_PAGE, 0);
+		hash = xxh64(dst, BOCHS_PAGE, 0);
+		if (resend && hash == bd->sent[pg]) {
+			livemig_save_charge(o->s, BOCHS_PAGE);
+			return 0;
+		}
+		bd->sent[pg] = hash;
 		if (++o->rec_n == BOCHS_REC_PAGES)
 			bochs_out_commit(o);
 		return 0;
 	}
 
-	bd->sent[pg] = bd->zero_hash;
 	livemig_save_charge(o->s, BOCHS_PAGE);
+	if (resend && bd->sent[pg] == bd->zero_hash)
+		return 0;
+	bd->sent[pg] = bd->zero_hash;
 	bochs_out_commit(o);
 	if (o->zero_n && o->zero_first + o->zero_n == pg) {
 		o->zero_n++;
@@ -427,7 +460,7 @@ static int bochs_walk(struct livemig_device *ld, struct bochs_out *o,
 	int ret;
 
 	while (bd->cursor < bd->npages) {
-		ret = bochs_out_page(ld, o, vram, bd->cursor);
+		ret = bochs_out_page(ld, o, vram, bd->cursor, false);
 		if (ret)
 			return ret;
 		bd->cursor++;
@@ -449,7 +482,7 @@ static int bochs_send_dirty(struct livemig_device *ld, struct bochs_out *o,
 		pg = find_next_bit(bd->dirty, bd->npages, bd->dcursor);
 		if (pg >= bd->npages)
 			return 0;
-		ret = bochs_out_page(ld, o, vram, pg);
+		ret = bochs_out_page(ld, o, vram, pg, true);
 		if (ret)
 			return ret;
 		__clear_bit(pg, bd->dirty);
@@ -458,6 +491,23 @@ static int bochs_send_dirty(struct livemig_device *ld, struct bochs_out *o,
 		if (livemig_save_full(o->s))
 			return LIVEMIG_SAVE_MORE;
 	}
+}
+
+/*
+ * Mark dirty the pages the user wrote since the last collection, among
+ * those sent; what the walk has not reached yet is sent later anyway.
+ */
+static void bochs_take_written(struct livemig_device *ld)
+{
+	struct bochs_dev *bd = livemig_priv(ld);
+	unsigned long pg;
+
+	bitmap_zero(bd->taken, bd->npages);
+	livemig_wt_collect(ld, bd->taken);
+	for_each_set_bit(pg, bd->taken, bd->cursor)
+		if (!__test_and_set_bit(pg, bd->dirty))
+			bd->ndirty++;
+	bd->dcursor = 0;
 }
 
 /* Hash every page sent and not known dirty; mark those that changed. */
@@ -526,7 +576,9 @@ static int bochs_save(struct livemig_device *ld, struct livemig_save *s,
 		ret = bochs_walk(ld, &o, vram);
 		break;
 	case LIVEMIG_SAVE_DIRTY:
-		if (!resume)
+		if (!resume && bd->tracked)
+			bochs_take_written(ld);
+		else if (!resume)
 			bochs_rescan(ld, vram);
 		ret = bochs_send_dirty(ld, &o, vram);
 		break;
@@ -549,18 +601,30 @@ static int bochs_save(struct livemig_device *ld, struct livemig_save *s,
 	return ret;
 }
 
+/* Sent pages written since the last collection and not yet marked dirty. */
+static u32 bochs_written(struct livemig_device *ld)
+{
+	struct bochs_dev *bd = livemig_priv(ld);
+
+	return bd->tracked ? livemig_wt_count(ld, bd->dirty, bd->cursor) : 0;
+}
+
 /**
  * bochs_pending() - what PRE_COPY still owes, for PRECOPY_INFO
  * @ld: the device
  * @initial: VRAM the initial walk has not reached, in bytes
- * @dirty: pages the last rescan found changed and not sent yet, in bytes
+ * @dirty: pages found changed (by a rescan) or written (tracked) since
+ *	they were sent, and not sent again yet, in bytes
+ *
+ * Return: true when writes are tracked, so @dirty is current.
  */
-static void bochs_pending(struct livemig_device *ld, u64 *initial, u64 *dirty)
+static bool bochs_pending(struct livemig_device *ld, u64 *initial, u64 *dirty)
 {
 	struct bochs_dev *bd = livemig_priv(ld);
 
 	*initial = (u64)(bd->npages - bd->cursor) * BOCHS_PAGE;
-	*dirty = (u64)bd->ndirty * BOCHS_PAGE;
+	*dirty = ((u64)bd->ndirty + bochs_written(ld)) * BOCHS_PAGE;
+	return bd->tracked;
 }
 
 /**
@@ -579,7 +643,8 @@ static size_t bochs_state_size(struct livemig_device *ld)
 	size_t size;
 
 	if (bd->saving)
-		pages = bd->npages - bd->cursor + bd->ndirty;
+		pages = bd->npages - bd->cursor + bd->ndirty +
+			bochs_written(ld);
 	size = pages * BOCHS_PAGE_COST;
 	if (!bd->saving || !bd->state_sent)
 		size += LM_REC_HDR_LEN + BOCHS_STATE_LEN;
@@ -752,6 +817,7 @@ static void bochs_show(struct livemig_device *ld, struct seq_file *m)
 		seq_printf(m, "bochs_pages_walked: %u of %u\n", bd->cursor,
 			   bd->npages);
 		seq_printf(m, "bochs_pages_dirty: %u\n", bd->ndirty);
+		seq_printf(m, "bochs_write_tracking: %d\n", bd->tracked);
 	}
 	seq_printf(m, "bochs_staged: %d\n", bd->staged_valid);
 }
@@ -765,6 +831,7 @@ const struct livemig_engine bochs_engine = {
 	.priv_size = sizeof(struct bochs_dev),
 	/* The device never masters the bus: there is no DMA to log. */
 	.tracks_dma = true,
+	.write_tracked_bars = BIT(BOCHS_VRAM_BAR),
 	.match = bochs_match,
 	.open = bochs_open,
 	.identity = bochs_identity,
