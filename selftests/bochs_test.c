@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
@@ -674,6 +675,71 @@ TEST_F(bochs, precopy_info_falls_and_rises)
 	EXPECT_LE(rest.len, size);
 	EXPECT_LE((size_t)BOCHS_PAGE, rest.len);
 	lm_buf_free(&rest);
+}
+
+/*
+ * Writes to VRAM that bypass the user's mapping during PRE_COPY still
+ * reach the destination: a write() through the VFIO region (seen as it
+ * happens) and a write vfio-pci core makes for an ioeventfd (which no
+ * mapping sees, like a peer's DMA: found when the device stops).
+ */
+TEST_F(bochs, precopy_writes_past_the_mapping)
+{
+	struct vfio_device_ioeventfd ev = {
+		.argsz = sizeof(ev),
+		.flags = VFIO_DEVICE_IOEVENTFD_64,
+		.data = 0x1122334455667788ULL,
+	};
+	size_t a = self->npages / 3, b = self->npages / 2;
+	struct vfio_precopy_info info;
+	struct vfio_region_info bar0;
+	uint8_t page[BOCHS_PAGE];
+	uint64_t one = 1, got = 0;
+	int efd, end, i;
+
+	LM_NEED_PRECOPY(&self->src);
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	fill_all(self->vdst, self->npages, SEED_DST);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+
+	bochs_fill_page(page, SEED_LATE, a);
+	ASSERT_EQ((ssize_t)sizeof(page),
+		  lm_region_write(&self->src, 0, a * BOCHS_PAGE, page,
+				  sizeof(page)));
+	ASSERT_EQ(0, memcmp(self->vsrc + a * BOCHS_PAGE, page, sizeof(page)))
+		TH_LOG("the region write did not reach VRAM");
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_LE((uint64_t)BOCHS_PAGE, info.dirty_bytes)
+		TH_LOG("a page written with write() is not dirty");
+
+	ASSERT_EQ(0, lm_region_info(&self->src, 0, &bar0));
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	ev.offset = bar0.offset + b * BOCHS_PAGE + 8;
+	ev.fd = efd;
+	ASSERT_EQ(0, ioctl(self->src.fd, VFIO_DEVICE_IOEVENTFD, &ev))
+		TH_LOG("VFIO_DEVICE_IOEVENTFD on VRAM: %s", strerror(errno));
+	ASSERT_EQ(8, write(efd, &one, sizeof(one)));
+	for (i = 0; i < 1000 && got != ev.data; i++) {
+		memcpy(&got, self->vsrc + b * BOCHS_PAGE + 8, sizeof(got));
+		if (got != ev.data)
+			usleep(1000);
+	}
+	ev.fd = -1;
+	EXPECT_EQ(0, ioctl(self->src.fd, VFIO_DEVICE_IOEVENTFD, &ev));
+	close(efd);
+	ASSERT_EQ(ev.data, got) TH_LOG("the ioeventfd did not write VRAM");
+
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, NULL));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_PERM, end);
+	lm_close(&self->fd);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+	resume_matches(_metadata, self, LM_CHUNK(131072));
 }
 
 /* Pages the engine has hashed since the device was opened (debugfs). */
