@@ -15,6 +15,8 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
@@ -740,6 +742,95 @@ TEST_F(bochs, precopy_writes_past_the_mapping)
 	lm_close(&self->fd);
 	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
 	resume_matches(_metadata, self, LM_CHUNK(131072));
+}
+
+struct writer {
+	uint8_t *vram;
+	size_t npages;
+	atomic_bool stop;
+	atomic_ulong writes;
+};
+
+/* Store a counter at a pseudo-random place of a pseudo-random page. */
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ULL, v;
+
+	while (!atomic_load(&w->stop)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v = atomic_fetch_add(&w->writes, 1) + 1;
+		memcpy(w->vram + (x % w->npages) * BOCHS_PAGE +
+		       (x >> 40) % (BOCHS_PAGE / 8) * 8, &v, sizeof(v));
+	}
+	return NULL;
+}
+
+/*
+ * PRE_COPY keeps up with a guest that writes VRAM while the data is read:
+ * a thread stores into random pages while the stream is read, 256 KiB or
+ * up to a temporary end at a time; once it stopped, draining must
+ * leave the stream describing VRAM exactly, before any STOP_COPY.  (The
+ * final phase reads all of VRAM anyway, so only this checks that the
+ * pages PRE_COPY finds changed, by tracking or rescan, are all of them.)
+ */
+TEST_F(bochs, precopy_keeps_up_with_a_writer)
+{
+	struct writer w = { .vram = self->vsrc, .npages = self->npages };
+	const char *why = "";
+	struct vfio_precopy_info info;
+	pthread_t th;
+	uint8_t *image;
+	int end, rounds;
+	time_t t0;
+	long diff;
+
+	LM_NEED_PRECOPY(&self->src);
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+
+	atomic_init(&w.stop, false);
+	atomic_init(&w.writes, 0);
+	ASSERT_EQ(0, pthread_create(&th, NULL, writer_run, &w));
+	/*
+	 * At least 20 drains and 2000 writes, for at most 5 s (a workload
+	 * bound, not a verdict: the writes are checked below).
+	 */
+	t0 = time(NULL);
+	for (rounds = 0; time(NULL) - t0 < 5 &&
+	     (rounds < 20 || atomic_load(&w.writes) < 2000); rounds++) {
+		/* A bounded read: a writer outpacing the reader has no end. */
+		ASSERT_EQ(0, read_some(self->fd, &self->stream, 256 << 10,
+				       &end));
+		ASSERT_NE(LM_END_PERM, end);
+		ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	}
+	atomic_store(&w.stop, true);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_LE(2000UL, atomic_load(&w.writes))
+		TH_LOG("the writer made %lu writes over %d drains",
+		       atomic_load(&w.writes), rounds);
+	TH_LOG("%lu writes while PRE_COPY was read %d times",
+	       atomic_load(&w.writes), rounds);
+
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536, 0, &end));
+	ASSERT_EQ(LM_END_TEMP, end);
+	ASSERT_EQ(0, lm_precopy_info(self->fd, &info));
+	EXPECT_EQ(0ULL, info_total(&info));
+	image = calloc(1, self->vram);
+	ASSERT_NE(NULL, image);
+	ASSERT_EQ(0, bochs_stream_image(self->stream.p, self->stream.len,
+					image, self->npages, &why))
+		TH_LOG("stream: %s", why);
+	diff = first_diff(image, self->vsrc, self->vram);
+	free(image);
+	EXPECT_EQ(-1, diff)
+		TH_LOG("after %lu writes, page %ld of VRAM is not what PRE_COPY sent",
+		       atomic_load(&w.writes), diff);
 }
 
 /* Pages the engine has hashed since the device was opened (debugfs). */

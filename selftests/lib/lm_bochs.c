@@ -317,8 +317,32 @@ static int cover(uint8_t *c, size_t npages, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *c,
-		      size_t npages, struct bochs_sstat *st, const char **why)
+/* Write a PAGES payload (@data) or a ZERO range (@data NULL) into @image. */
+static int apply(uint8_t *image, size_t npages, uint64_t off,
+		 const uint8_t *data, uint64_t len, const char **why)
+{
+	if (!image)
+		return 0;
+	if (off % BOCHS_PAGE || len % BOCHS_PAGE || off / BOCHS_PAGE >= npages ||
+	    len / BOCHS_PAGE > npages - off / BOCHS_PAGE) {
+		*why = "page range outside VRAM or not page aligned";
+		return -EBADMSG;
+	}
+	if (data)
+		memcpy(image + off, data, len);
+	else
+		memset(image + off, 0, len);
+	return 0;
+}
+
+/*
+ * Walk a saved stream: count, cover (@c, optional) and apply (@image,
+ * optional: PAGES data and ZERO ranges written into it in stream order);
+ * @need_end: a stream without END is malformed.
+ */
+static int walk(const uint8_t *p, size_t len, uint8_t *c, uint8_t *image,
+		size_t npages, struct bochs_sstat *st, bool need_end,
+		const char **why)
 {
 	size_t off = LM_HDR_LEN;
 	uint32_t rlen;
@@ -374,7 +398,9 @@ int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *c,
 				*why = "PAGES record without an offset";
 				return -EBADMSG;
 			}
-			if (cover(c, npages, get64(p + off), rlen - 8, why))
+			if (cover(c, npages, get64(p + off), rlen - 8, why) ||
+			    apply(image, npages, get64(p + off), p + off + 8,
+				  rlen - 8, why))
 				return -EBADMSG;
 			st->page_bytes += rlen - 8;
 			break;
@@ -384,7 +410,9 @@ int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *c,
 				return -EBADMSG;
 			}
 			if (cover(c, npages, get64(p + off), get64(p + off + 8),
-				  why))
+				  why) ||
+			    apply(image, npages, get64(p + off), NULL,
+				  get64(p + off + 8), why))
 				return -EBADMSG;
 			st->zero_bytes += get64(p + off + 8);
 			break;
@@ -397,11 +425,25 @@ int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *c,
 		}
 		off += rlen;
 	}
-	if (!end) {
+	if (!end && need_end) {
 		*why = "no END";
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *c,
+		      size_t npages, struct bochs_sstat *st, const char **why)
+{
+	return walk(p, len, c, NULL, npages, st, true, why);
+}
+
+int bochs_stream_image(const uint8_t *p, size_t len, uint8_t *image,
+		       size_t npages, const char **why)
+{
+	struct bochs_sstat st;
+
+	return walk(p, len, NULL, image, npages, &st, false, why);
 }
 
 int bochs_drain(int fd, struct lm_buf *b, size_t chunk, size_t limit,

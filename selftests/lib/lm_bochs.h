@@ -109,6 +109,14 @@ struct bochs_sstat {
 int bochs_stream_walk(const uint8_t *p, size_t len, uint8_t *cover,
 		      size_t npages, struct bochs_sstat *st, const char **why);
 
+/*
+ * Apply the VRAM a saved stream carries so far (END not needed: a
+ * PRE_COPY stream read up to a temporary end) to @image, in stream
+ * order.  Returns 0 or -EBADMSG with *@why set.
+ */
+int bochs_stream_image(const uint8_t *p, size_t len, uint8_t *image,
+		       size_t npages, const char **why);
+
 /* Drain a saving fd into @b in reads of @chunk bytes (any size). */
 int bochs_drain(int fd, struct lm_buf *b, size_t chunk, size_t limit,
 		int *end);
