@@ -24,7 +24,6 @@
 #define TRACEFS		"/sys/kernel/tracing"
 #define DEBUGFS_MAGIC_	0x64626720
 #define TRACEFS_MAGIC_	0x74726163
-#define STATUS_MAX	4096
 #define TRACE_MAX	(1 << 20)
 #define MAX_ARCS	32
 
@@ -48,12 +47,6 @@ static int put(const char *path, const char *s, int flags)
 	return ret;
 }
 
-static const char *status_of(const struct lm_dev *d, const char *key,
-			     char *out, size_t outlen)
-{
-	return lm_status(d, key, out, outlen);
-}
-
 static unsigned long long status_num(const struct lm_dev *d, const char *key)
 {
 	unsigned long long v = 0;
@@ -68,7 +61,7 @@ static bool saving_counts(const struct lm_dev *d, unsigned long long *prod,
 {
 	char v[256];
 
-	return sscanf(status_of(d, "saving", v, sizeof(v)),
+	return sscanf(lm_status(d, "saving", v, sizeof(v)),
 		      "produced %llu consumed %llu", prod, cons) == 2;
 }
 
@@ -104,7 +97,7 @@ FIXTURE_SETUP(debugfs)
 	if (!mounted(DEBUGFS, DEBUGFS_MAGIC_))
 		SKIP(return, "debugfs is not mounted at " DEBUGFS);
 	LM_OPEN_DEV(&self->dev, 0);
-	ASSERT_STRNE("", status_of(&self->dev, "state", v, sizeof(v)))
+	ASSERT_STRNE("", lm_status(&self->dev, "state", v, sizeof(v)))
 		TH_LOG("no status file for %s in " DEBUGFS "/livemig-vfio-pci",
 		       self->dev.bdf);
 }
@@ -127,17 +120,17 @@ TEST_F(debugfs, status_follows_a_stop_copy_save)
 	char v[256];
 	int fd = -1;
 
-	EXPECT_STREQ("RUNNING", status_of(&self->dev, "state", v, sizeof(v)));
-	EXPECT_STREQ("none", status_of(&self->dev, "saving", v, sizeof(v)));
-	EXPECT_STREQ("1", status_of(&self->dev, "open", v, sizeof(v)));
+	EXPECT_STREQ("RUNNING", lm_status(&self->dev, "state", v, sizeof(v)));
+	EXPECT_STREQ("none", lm_status(&self->dev, "saving", v, sizeof(v)));
+	EXPECT_STREQ("1", lm_status(&self->dev, "open", v, sizeof(v)));
 	arcs0 = status_num(&self->dev, "arcs");
 
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP_COPY, &fd));
 	ASSERT_LE(0, fd);
-	EXPECT_STREQ("STOP_COPY", status_of(&self->dev, "state", v, sizeof(v)));
+	EXPECT_STREQ("STOP_COPY", lm_status(&self->dev, "state", v, sizeof(v)));
 	EXPECT_EQ(arcs0 + 3, status_num(&self->dev, "arcs"));
 	ASSERT_TRUE(saving_counts(&self->dev, &prod, &cons))
-		TH_LOG("saving: %s", status_of(&self->dev, "saving", v,
+		TH_LOG("saving: %s", lm_status(&self->dev, "saving", v,
 						sizeof(v)));
 	EXPECT_EQ(0, cons);
 
@@ -152,8 +145,8 @@ TEST_F(debugfs, status_follows_a_stop_copy_save)
 	EXPECT_EQ(total, prod) TH_LOG("produced bytes nobody read");
 
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP, NULL));
-	EXPECT_STREQ("STOP", status_of(&self->dev, "state", v, sizeof(v)));
-	EXPECT_STREQ("none", status_of(&self->dev, "saving", v, sizeof(v)));
+	EXPECT_STREQ("STOP", lm_status(&self->dev, "state", v, sizeof(v)));
+	EXPECT_STREQ("none", lm_status(&self->dev, "saving", v, sizeof(v)));
 	EXPECT_EQ(arcs0 + 4, status_num(&self->dev, "arcs"));
 	close(fd);
 }
@@ -170,14 +163,14 @@ TEST_F(debugfs, status_counts_resume_bytes)
 	ASSERT_EQ(0, lm_save(&self->dev, 0, LM_CHUNK_ALL, &s, NULL));
 	ASSERT_LT(100, s.len);
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_RESUMING, &fd));
-	EXPECT_STREQ("RESUMING", status_of(&self->dev, "state", v, sizeof(v)));
+	EXPECT_STREQ("RESUMING", lm_status(&self->dev, "state", v, sizeof(v)));
 	ASSERT_EQ(100, write(fd, s.p, 100));
-	ASSERT_EQ(1, sscanf(status_of(&self->dev, "resuming", v, sizeof(v)),
+	ASSERT_EQ(1, sscanf(lm_status(&self->dev, "resuming", v, sizeof(v)),
 			    "consumed %llu", &c)) TH_LOG("resuming: %s", v);
 	EXPECT_EQ(100, c);
 	ASSERT_EQ((ssize_t)(s.len - 100), write(fd, s.p + 100, s.len - 100));
 	ASSERT_EQ(0, lm_mig_set_state(&self->dev, S_STOP, NULL));
-	EXPECT_STREQ("none", status_of(&self->dev, "resuming", v, sizeof(v)));
+	EXPECT_STREQ("none", lm_status(&self->dev, "resuming", v, sizeof(v)));
 	close(fd);
 	lm_buf_free(&s);
 }
@@ -197,10 +190,10 @@ TEST_F(debugfs, last_error_names_a_rejected_stream)
 	n = write(fd, junk, sizeof(junk));
 	ASSERT_EQ(-1, n);
 	snprintf(want, sizeof(want), "%d resume stream", -errno);
-	EXPECT_STREQ(want, status_of(&self->dev, "last_error", v, sizeof(v)));
+	EXPECT_STREQ(want, lm_status(&self->dev, "last_error", v, sizeof(v)));
 	close(fd);
 	ASSERT_EQ(0, lm_reset_to_running(&self->dev));
-	EXPECT_STREQ("none", status_of(&self->dev, "resuming", v, sizeof(v)));
+	EXPECT_STREQ("none", lm_status(&self->dev, "resuming", v, sizeof(v)));
 }
 
 /* The engine's own lines: an edu function says so, with nothing held. */
@@ -208,10 +201,10 @@ TEST_F(debugfs, engine_figures_shown)
 {
 	char v[64];
 
-	EXPECT_STREQ("edu", status_of(&self->dev, "engine", v, sizeof(v)));
-	EXPECT_STREQ("0x0", status_of(&self->dev, "edu_held_doorbell", v,
+	EXPECT_STREQ("edu", lm_status(&self->dev, "engine", v, sizeof(v)));
+	EXPECT_STREQ("0x0", lm_status(&self->dev, "edu_held_doorbell", v,
 				      sizeof(v)));
-	EXPECT_STREQ("0", status_of(&self->dev, "edu_dma_in_flight", v,
+	EXPECT_STREQ("0", lm_status(&self->dev, "edu_dma_in_flight", v,
 				    sizeof(v)));
 }
 

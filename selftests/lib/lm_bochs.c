@@ -298,6 +298,19 @@ static uint64_t get64(const uint8_t *p)
 	return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
+/* A record's VRAM range: non-empty, page aligned, inside VRAM. */
+static int range_ok(size_t npages, uint64_t off, uint64_t len,
+		    const char **why)
+{
+	if (off % BOCHS_PAGE || len % BOCHS_PAGE || !len ||
+	    off / BOCHS_PAGE >= npages ||
+	    len / BOCHS_PAGE > npages - off / BOCHS_PAGE) {
+		*why = "page range outside VRAM or not page aligned";
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static int cover(uint8_t *c, size_t npages, uint64_t off, uint64_t len,
 		 const char **why)
 {
@@ -305,12 +318,8 @@ static int cover(uint8_t *c, size_t npages, uint64_t off, uint64_t len,
 
 	if (!c)
 		return 0;
-	if (off % BOCHS_PAGE || len % BOCHS_PAGE || !len ||
-	    off / BOCHS_PAGE >= npages ||
-	    len / BOCHS_PAGE > npages - off / BOCHS_PAGE) {
-		*why = "page range outside VRAM or not page aligned";
+	if (range_ok(npages, off, len, why))
 		return -EBADMSG;
-	}
 	for (pg = off / BOCHS_PAGE; pg < (off + len) / BOCHS_PAGE; pg++)
 		if (c[pg] < 255)
 			c[pg]++;
@@ -323,11 +332,8 @@ static int apply(uint8_t *image, size_t npages, uint64_t off,
 {
 	if (!image)
 		return 0;
-	if (off % BOCHS_PAGE || len % BOCHS_PAGE || off / BOCHS_PAGE >= npages ||
-	    len / BOCHS_PAGE > npages - off / BOCHS_PAGE) {
-		*why = "page range outside VRAM or not page aligned";
+	if (range_ok(npages, off, len, why))
 		return -EBADMSG;
-	}
 	if (data)
 		memcpy(image + off, data, len);
 	else
