@@ -18,8 +18,8 @@
 #   lv_qmp_sent DAEMON CMD  the QMP commands named CMD daemon a or b sent
 #   lv_cleanup          stop the daemons, undo the mounts
 #   lv_give_back BDF... bind the functions to livemig-vfio-pci again
-#   lv_domain_xml, lv_start, lv_relay, lv_wait_line, lv_verify, lv_why: a test
-#                       domain running the payload, and talking to it
+#   lv_domain_xml, lv_start, lv_relay, lv_relay_when, lv_wait_line,
+#   lv_verify, lv_why:  a test domain running the payload, and talking to it
 #
 # modules.alias: libvirt picks a variant driver from the kernel's
 # modules.alias.  If the module is not in it (loaded with insmod), the
@@ -121,13 +121,15 @@ lv_qmp_sent() {
 	grep -o "\"execute\":\"$2\".*" "$LV_TMP/libvirtd-$1.log" 2>/dev/null
 }
 
-# lv_domain_xml BDF SERIAL-SOCKET OVERRIDE(0|1): the test domain, named
-# lmtest: 64 MiB, the bare-metal payload ($PAYLOAD) as its kernel, BDF as
-# a managed hostdev with the user alias ua-lm0, its serial port on a UNIX
-# socket QEMU listens on.  OVERRIDE 1 adds <qemu:override> setting the
-# hostdev's enable-migration=on (Documentation/operating.md).
+# lv_domain_xml BDF SERIAL-SOCKET OVERRIDE(0|1) [TRACE-EVENT...]: the test
+# domain, named lmtest: 64 MiB, the bare-metal payload ($PAYLOAD) as its
+# kernel, BDF as a managed hostdev with the user alias ua-lm0, its serial
+# port on a UNIX socket QEMU listens on.  OVERRIDE 1 adds <qemu:override>
+# setting the hostdev's enable-migration=on (Documentation/operating.md).
+# Each TRACE-EVENT is enabled with QEMU's -trace; QEMU prints the events
+# on its stderr, which libvirt keeps in /var/log/libvirt/qemu/lmtest.log.
 lv_domain_xml() {
-	local dom bus slotfn slot fn
+	local dom bus slotfn slot fn ev
 	IFS=: read -r dom bus slotfn <<<"$1"
 	slot=${slotfn%.*} fn=${slotfn#*.}
 	cat <<EOF
@@ -149,6 +151,14 @@ lv_domain_xml() {
     <serial type='unix'><source mode='bind' path='$2'/></serial>
   </devices>
 EOF
+	if [ $# -gt 3 ]; then
+		echo "  <qemu:commandline>"
+		for ev in "${@:4}"; do
+			echo "    <qemu:arg value='-trace'/>"
+			echo "    <qemu:arg value='enable=$ev'/>"
+		done
+		echo "  </qemu:commandline>"
+	fi
 	[ "$3" = 1 ] && cat <<'EOF'
   <qemu:override>
     <qemu:device alias='ua-lm0'>
@@ -170,6 +180,23 @@ lv_relay() {
 	rm -f "$LV_TMP/$2.out" "$LV_TMP/$2.in"
 	mkfifo "$LV_TMP/$2.in"
 	python3 selftests/lib/serial-relay.py "$1" "$LV_TMP/$2.out" "$LV_TMP/$2.in" &
+	LV_RELAYS+=($!)
+}
+
+# lv_relay_when SOCKET NAME SECONDS: lv_relay, started once SOCKET exists
+# (waiting at most SECONDS).  For the destination of a migration: its
+# vCPUs run as soon as the migration completes, and what the payload
+# prints before a relay connects is lost.  Started before the migration,
+# the relay connects while the incoming QEMU is still loading.
+lv_relay_when() {
+	rm -f "$LV_TMP/$2.out" "$LV_TMP/$2.in"
+	mkfifo "$LV_TMP/$2.in"
+	(
+		t=$((SECONDS + $3))
+		while [ ! -S "$1" ] && [ $SECONDS -lt $t ]; do sleep 0.1; done
+		[ -S "$1" ] || exit 1
+		exec python3 selftests/lib/serial-relay.py "$1" "$LV_TMP/$2.out" "$LV_TMP/$2.in"
+	) &
 	LV_RELAYS+=($!)
 }
 
@@ -218,8 +245,16 @@ lv_verify() {
 	grep -q 'LMG RESULT PASS' "$LV_TMP/$1.out"
 }
 
-# lv_why NAME: the payload's verdict lines
-lv_why() { grep -m3 -E 'LMG (CHECK-FAIL|RESULT|EXCEPTION)' "$LV_TMP/$1.out" 2>/dev/null | tr '\n' ' '; }
+# lv_why NAME: the payload's verdict lines: its first failed checks, its
+# result, and on a failure what it counted while it waited for the
+# migration (the RESUMED line: register checks that failed, invariant_bad)
+# and what its CPU-written memory check found (MEMSEQ: stale words)
+lv_why() {
+	{ grep -m3 -E 'LMG (CHECK-FAIL|RESULT|EXCEPTION)' "$LV_TMP/$1.out"
+	  grep -q 'LMG RESULT PASS' "$LV_TMP/$1.out" ||
+		grep -E 'LMG (RESUMED|MEMSEQ)' "$LV_TMP/$1.out" | tail -n 2
+	} 2>/dev/null | tr '\n' ' '
+}
 
 # lv_give_back BDF...: bind each function to livemig-vfio-pci again, as
 # the rig had it, unless it is bound to it already
