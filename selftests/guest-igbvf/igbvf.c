@@ -33,6 +33,14 @@
  */
 #include "lib.h"
 
+/*
+ * How long the echo of a datagram is waited for before it counts as
+ * lost: an echo takes milliseconds, but the nested guest runs under TCG
+ * on a loaded host, where a stall of a second happens.  The bound only
+ * tells lost from slow.
+ */
+#define ECHO_WAIT_MS		10000
+
 #define IGB_VENDOR		0x8086
 #define IGBVF_DEVICE		0x10ca
 
@@ -497,7 +505,7 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	for (seq = 0; seq < opt.count && !timed_out(); seq++) {
 		if (!transmit(seq))
 			break;
-		v = receive(seq, 1000, &late);
+		v = receive(seq, ECHO_WAIT_MS, &late);
 		if (v > 0)
 			echoed++;
 		else if (v < 0)
