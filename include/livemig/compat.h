@@ -251,9 +251,11 @@ static inline void __iomem *livemig_bar_iomem(struct vfio_pci_core_device *core,
 /* --- one address_space for a device's mappings (6.10) ------------------ */
 
 /*
- * "vfio: Create vfio_fs_type with inode per device" (6.10) gave every VFIO
+ * "vfio: Create vfio_fs_type with inode per device" (b7c5e64fecfa, merged
+ * for 6.10-rc4 with "vfio/pci: Use unmap_mapping_range()") gave every VFIO
  * device an inode whose address_space holds all user mappings of its
- * BARs; vfio-pci core zaps them there with unmap_mapping_range().  6.1
+ * BARs; vfio-pci core zaps them there with unmap_mapping_range().  Stable
+ * trees that took the pair before 6.10 only miss the tracking here.  6.1
  * keeps a list of vmas private to vfio-pci core instead, so src/wtrack.c
  * tracks no writes there (6.1 has no PRE_COPY, where tracking pays off).
  */
