@@ -18,8 +18,8 @@
 #   lv_qmp_sent DAEMON CMD  the QMP commands named CMD daemon a or b sent
 #   lv_cleanup          stop the daemons, undo the mounts
 #   lv_give_back BDF... bind the functions to livemig-vfio-pci again
-#   lv_domain_xml, lv_start, lv_relay, lv_relay_when, lv_wait_line,
-#   lv_verify, lv_why:  a test domain running the payload, and talking to it
+#   lv_domain_xml, lv_start, lv_relay, lv_wait_line, lv_verify, lv_why: a test
+#                       domain running the payload, and talking to it
 #
 # modules.alias: libvirt picks a variant driver from the kernel's
 # modules.alias.  If the module is not in it (loaded with insmod), the
@@ -171,30 +171,21 @@ EOF
 	echo "</domain>"
 }
 
-# lv_relay SOCKET NAME: relay a domain's serial port (selftests/lib/
-# serial-relay.py): the guest's output in $LV_TMP/NAME.out, bytes written
-# to the FIFO $LV_TMP/NAME.in go to the guest.  The relay creates NAME.out
-# once it is connected; QEMU drops what the guest prints before that.
+# lv_relay SOCKET NAME [SECONDS]: relay a domain's serial port (selftests/
+# lib/serial-relay.py): the guest's output in $LV_TMP/NAME.out, bytes
+# written to the FIFO $LV_TMP/NAME.in go to the guest.  The relay creates
+# NAME.out once it is connected; QEMU drops what the guest prints before
+# that.  With SECONDS, the relay starts once SOCKET exists (waiting at
+# most that long): for the destination of a migration, whose vCPUs run as
+# soon as the migration completes, a relay started before the migration
+# connects while the incoming QEMU is still loading.
 LV_RELAYS=()
 lv_relay() {
 	rm -f "$LV_TMP/$2.out" "$LV_TMP/$2.in"
 	mkfifo "$LV_TMP/$2.in"
-	python3 selftests/lib/serial-relay.py "$1" "$LV_TMP/$2.out" "$LV_TMP/$2.in" &
-	LV_RELAYS+=($!)
-}
-
-# lv_relay_when SOCKET NAME SECONDS: lv_relay, started once SOCKET exists
-# (waiting at most SECONDS).  For the destination of a migration: its
-# vCPUs run as soon as the migration completes, and what the payload
-# prints before a relay connects is lost.  Started before the migration,
-# the relay connects while the incoming QEMU is still loading.
-lv_relay_when() {
-	rm -f "$LV_TMP/$2.out" "$LV_TMP/$2.in"
-	mkfifo "$LV_TMP/$2.in"
 	(
-		t=$((SECONDS + $3))
+		t=$((SECONDS + ${3:-0}))
 		while [ ! -S "$1" ] && [ $SECONDS -lt $t ]; do sleep 0.1; done
-		[ -S "$1" ] || exit 1
 		exec python3 selftests/lib/serial-relay.py "$1" "$LV_TMP/$2.out" "$LV_TMP/$2.in"
 	) &
 	LV_RELAYS+=($!)
