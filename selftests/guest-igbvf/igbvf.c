@@ -13,10 +13,26 @@
  * echoes them), checking every echo byte for byte.  Interrupts stay off:
  * everything is polled.
  *
+ * With "wait" on its command line it then stays up for a migration: it
+ * prints "LMG MIGRATE-NOW", keeps exchanging datagrams (one in flight at
+ * a time) until a byte arrives on COM1 (the harness's "the migration is
+ * over"), then checks that the VF's queue registers still hold what it
+ * programmed and that another @count datagrams come back intact, with no
+ * re-initialisation of the VF.  One datagram in flight bounds what a
+ * migration's downtime can lose: the one whose echo was due while the VM
+ * was stopped (lost=N is the harness's bound).
+ *
  * Lines on COM1, all starting with "LMG ":
  *   LMG BOOT ...                       the payload runs
  *   LMG IGBVF bdf=.. bar0=.. mac=..    the VF and the MAC the PF gave it
- *   LMG ECHO sent=N echoed=N corrupt=N lost=N late=N
+ *   LMG ECHO sent=N echoed=N corrupt=N lost=N late=N dup=N
+ *                                      the first exchange
+ *   LMG MIGRATE-NOW round=1            (wait) exchanging until a byte comes
+ *   LMG TICK t=MS sent=N echoed=N lost=N  (wait) once a second meanwhile
+ *   LMG RUNNING sent=N echoed=N corrupt=N lost=N late=N dup=N byte=C
+ *                                      (wait) that exchange, once it ended
+ *   LMG AFTER sent=N echoed=N corrupt=N lost=N late=N dup=N regs_bad=N
+ *                                      (wait) the exchange after the byte
  *   LMG RINGS ...                      the queues' registers at the end
  *   LMG CHECK-FAIL ...                 one line per problem
  *   LMG RESULT PASS|FAIL ...           the verdict, then the exit
@@ -24,8 +40,11 @@
  * Command line (-append), space separated:
  *   count=N      datagrams to exchange (default 100)
  *   ip=N         the VF's address is 192.168.77.N (default 20)
- *   lost=N       how many may go unanswered and still pass (default 0)
- *   timeout=S    give up after S seconds (default 300)
+ *   lost=N       how many may go unanswered and still pass: in the first
+ *                exchange, and in wait mode while waiting (default 0)
+ *   timeout=S    give up after S seconds (default 300; in wait mode the
+ *                wait for the byte is not counted)
+ *   wait         stay up for a migration, as above
  *
  * The peer must know the VF's MAC (a static neighbour entry): the payload
  * does not answer ARP.  The rig gives the VF a fixed MAC through the PF
@@ -138,13 +157,24 @@ static struct {
 	u32 ip;
 	u32 lost_ok;
 	u32 timeout_s;
-} opt = { 100, 20, 0, 300 };
+	bool wait;
+} opt = { 100, 20, 0, 300, false };
 
 static u32 bar0, vf_bdf;
 static u8 my_mac[6];
-static u32 tx_tail, rx_next;
+/* Shadows of what the payload last wrote to TDT, RDT and SRRCTL. */
+static u32 tx_tail, rx_next, rdt, srrctl;
 static u32 failures;
 static u64 t_start;
+
+/* One exchange's counts (see exchange()). */
+struct echo_stats {
+	u32 sent, echoed, corrupt, lost, late, dup;
+};
+
+/* Echoes received, by datagram number (the first 64 Ki): duplicates. */
+#define SEQ_TRACKED		65536
+static u8 seq_seen[SEQ_TRACKED / 8];
 
 static u32 rd(u32 off)
 {
@@ -297,13 +327,15 @@ static void setup_rings(void)
 	wr(VF_RDBAL, (u32)rxr);
 	wr(VF_RDBAH, 0);
 	wr(VF_RDLEN, sizeof(rxr));
-	wr(VF_SRRCTL, SRRCTL_BSIZE_1K(BUF / 1024) | SRRCTL_DESC_ADV_1BUF |
-	   SRRCTL_DROP_EN);
+	srrctl = SRRCTL_BSIZE_1K(BUF / 1024) | SRRCTL_DESC_ADV_1BUF |
+		 SRRCTL_DROP_EN;
+	wr(VF_SRRCTL, srrctl);
 	wr(VF_RDH, 0);
 	wr(VF_RDT, 0);
 	wr(VF_RXDCTL, QUEUE_ENABLE);
 	/* All but one descriptor belong to the device. */
-	wr(VF_RDT, NDESC - 1);
+	rdt = NDESC - 1;
+	wr(VF_RDT, rdt);
 	rx_next = 0;
 
 	wr(VF_TXDCTL, 0);
@@ -405,7 +437,8 @@ static bool transmit(u32 seq)
 	wr(VF_TDT, tx_tail);
 	t0 = now_ms();
 	while (!(((volatile struct tx_desc *)t)->olinfo_status & TXD_STA_DD)) {
-		if (now_ms() - t0 > 1000) {
+		/* QEMU completes a transmit inside the TDT write: a bound only. */
+		if (now_ms() - t0 > ECHO_WAIT_MS) {
 			printf("LMG CHECK-FAIL tx seq=%u not done: TDH=%u TDT=%u TXDCTL=0x%08x\n",
 			       seq, rd(VF_TDH), rd(VF_TDT), rd(VF_TXDCTL));
 			failures++;
@@ -417,11 +450,28 @@ static bool transmit(u32 seq)
 }
 
 /*
- * The echo of datagram @seq, waited for up to @ms: 1 intact, 0 not
- * there, -1 corrupt.  Frames that are not echoes (ARP, IPv6, a late
- * echo) are put back.
+ * Records the echo of datagram @seq: whether one was seen before (a
+ * duplicate).
  */
-static int receive(u32 seq, u32 ms, u32 *late)
+static bool seen_before(u32 seq)
+{
+	u8 bit = 1u << (seq % 8);
+	bool dup;
+
+	if (seq >= SEQ_TRACKED)
+		return false;
+	dup = seq_seen[seq / 8] & bit;
+	seq_seen[seq / 8] |= bit;
+	return dup;
+}
+
+/*
+ * The echo of datagram @seq, waited for up to @ms: 1 intact, 0 not
+ * there, -1 corrupt.  Frames that are not echoes (ARP, IPv6) are put
+ * back; an echo of an earlier datagram counts in @st as late (its wait
+ * had given up) or as a duplicate.
+ */
+static int receive(u32 seq, u32 ms, struct echo_stats *st)
 {
 	u64 t0 = now_ms();
 
@@ -444,7 +494,12 @@ static int receive(u32 seq, u32 ms, u32 *late)
 		    ip[9] == 17 && get16(udp) == ECHO_PORT &&
 		    get16(udp + 2) == MY_PORT) {
 			if (get32(d) != seq) {
-				(*late)++;
+				if (seen_before(get32(d)))
+					st->dup++;
+				else
+					st->late++;
+			} else if (seen_before(seq)) {
+				st->dup++;
 			} else {
 				verdict = 1;
 				if (memcmp(f, my_mac, 6) || len < FRAME_BYTES ||
@@ -459,11 +514,133 @@ static int receive(u32 seq, u32 ms, u32 *late)
 		r->read.pkt = (u32)rxbuf[rx_next];
 		r->read.hdr = 0;
 		barrier();
-		wr(VF_RDT, rx_next);
+		rdt = rx_next;
+		wr(VF_RDT, rdt);
 		rx_next = (rx_next + 1) % NDESC;
 		if (verdict != 2)
 			return verdict;
 	}
+}
+
+/* One datagram out and its echo back, counted in @st. */
+static bool exchange_one(u32 seq, struct echo_stats *st)
+{
+	int v;
+
+	if (!transmit(seq))
+		return false;
+	st->sent++;
+	v = receive(seq, ECHO_WAIT_MS, st);
+	if (v > 0)
+		st->echoed++;
+	else if (v < 0)
+		st->corrupt++;
+	else
+		st->lost++;
+	return true;
+}
+
+/* Datagrams *@seq on, @n of them, one in flight at a time. */
+static void exchange(u32 *seq, u32 n, struct echo_stats *st)
+{
+	u32 end = *seq + n;
+
+	for (; *seq < end && !timed_out(); (*seq)++)
+		if (!exchange_one(*seq, st))
+			break;
+}
+
+static void print_stats(const char *what, const struct echo_stats *st)
+{
+	printf("LMG %s sent=%u echoed=%u corrupt=%u lost=%u late=%u dup=%u",
+	       what, st->sent, st->echoed, st->corrupt, st->lost, st->late,
+	       st->dup);
+}
+
+/* Whether @st is a clean exchange of @n datagrams, @lost_ok lost. */
+static bool stats_ok(const struct echo_stats *st, u32 n, u32 lost_ok)
+{
+	return st->sent == n && !st->corrupt && !st->dup &&
+	       st->lost <= lost_ok && st->echoed + st->lost == n;
+}
+
+/*
+ * The VF's queue registers against what the payload programmed: a VF
+ * that came back reset, re-enabled elsewhere or with moved rings reads
+ * differently.  RDH is the device's own; TDH must have caught up with
+ * TDT (every transmit completed).  Returns the registers that differ.
+ */
+static u32 check_queue_regs(void)
+{
+	const struct {
+		const char *name;
+		u32 off, mask, want;
+	} r[] = {
+		{ "RDBAL", VF_RDBAL, ~0u, (u32)rxr },
+		{ "RDBAH", VF_RDBAH, ~0u, 0 },
+		{ "RDLEN", VF_RDLEN, ~0u, sizeof(rxr) },
+		{ "SRRCTL", VF_SRRCTL, ~0u, srrctl },
+		{ "RXDCTL.ENABLE", VF_RXDCTL, QUEUE_ENABLE, QUEUE_ENABLE },
+		{ "RDT", VF_RDT, ~0u, rdt },
+		{ "TDBAL", VF_TDBAL, ~0u, (u32)txr },
+		{ "TDBAH", VF_TDBAH, ~0u, 0 },
+		{ "TDLEN", VF_TDLEN, ~0u, sizeof(txr) },
+		{ "TXDCTL.ENABLE", VF_TXDCTL, QUEUE_ENABLE, QUEUE_ENABLE },
+		{ "TDT", VF_TDT, ~0u, tx_tail },
+		{ "TDH", VF_TDH, ~0u, tx_tail },
+	};
+	u32 i, got, bad = 0;
+
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		got = rd(r[i].off) & r[i].mask;
+		if (got == r[i].want)
+			continue;
+		bad++;
+		printf("LMG CHECK-FAIL register %s got=0x%08x want=0x%08x\n",
+		       r[i].name, got, r[i].want);
+	}
+	return bad;
+}
+
+/*
+ * Wait mode: exchange datagrams until the harness sends a byte, then
+ * check the registers and exchange @opt.count more.  Returns whether all
+ * of it held.
+ */
+static bool wait_for_harness(u32 *seq)
+{
+	struct echo_stats run = { 0 }, after = { 0 };
+	u64 t0 = now_ms(), tick = t0;
+	u32 regs_bad;
+	int c;
+	bool ok;
+
+	printf("LMG MIGRATE-NOW round=1\n");
+	while ((c = serial_getc_nowait()) < 0) {
+		if (!exchange_one((*seq)++, &run))
+			break;
+		if (now_ms() - tick >= 1000) {
+			tick = now_ms();
+			printf("LMG TICK t=%u sent=%u echoed=%u lost=%u\n",
+			       (u32)(tick - t0), run.sent, run.echoed, run.lost);
+		}
+	}
+	print_stats("RUNNING", &run);
+	printf(" byte=%c\n", c > 32 && c < 127 ? c : '?');
+	/* The wait for the byte is the harness's; the rest is bounded. */
+	t_start = now_ms();
+	regs_bad = check_queue_regs();
+	exchange(seq, opt.count, &after);
+	print_stats("AFTER", &after);
+	printf(" regs_bad=%u\n", regs_bad);
+	ok = c >= 0 && run.sent && stats_ok(&run, run.sent, opt.lost_ok) &&
+	     !regs_bad && stats_ok(&after, opt.count, 0);
+	if (!ok)
+		printf("LMG CHECK-FAIL wait mode: %s\n",
+		       c < 0 ? "a transmit failed while waiting" :
+		       regs_bad ? "the VF's queue registers changed" :
+		       "an exchange lost, duplicated or corrupted datagrams");
+	return ok;
 }
 
 static void parse_cmdline(const char *s)
@@ -472,6 +649,10 @@ static void parse_cmdline(const char *s)
 	size_t n;
 
 	while ((w = cmdline_word(&s, &n))) {
+		if (word_is(w, n, "wait")) {
+			opt.wait = true;
+			continue;
+		}
 		if (word_u32(w, n, "count=", &opt.count) ||
 		    word_u32(w, n, "ip=", &opt.ip) ||
 		    word_u32(w, n, "lost=", &opt.lost_ok))
@@ -485,15 +666,16 @@ static void parse_cmdline(const char *s)
 void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 {
 	const char *cmdline = mb_cmdline(magic, mbi);
-	u32 seq, echoed = 0, corrupt = 0, lost = 0, late = 0;
-	int v;
+	struct echo_stats first = { 0 };
+	u32 seq = 0;
 
 	serial_init();
 	parse_cmdline(cmdline);
 	timer_init();
 	t_start = now_ms();
-	printf("\nLMG BOOT mode=igbvf count=%u ip=192.168.77.%u clock=%s cmdline=\"%s\"\n",
-	       opt.count, opt.ip, timer_source(), cmdline);
+	printf("\nLMG BOOT mode=igbvf%s count=%u ip=192.168.77.%u clock=%s cmdline=\"%s\"\n",
+	       opt.wait ? " wait" : "", opt.count, opt.ip, timer_source(),
+	       cmdline);
 	find_vf();
 	reset_vf();
 	printf("LMG IGBVF bdf=%02x:%02x.%u bar0=0x%08x status=0x%08x mac=%02x:%02x:%02x:%02x:%02x:%02x\n",
@@ -502,31 +684,21 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	       my_mac[4], my_mac[5]);
 	setup_rings();
 
-	for (seq = 0; seq < opt.count && !timed_out(); seq++) {
-		if (!transmit(seq))
-			break;
-		v = receive(seq, ECHO_WAIT_MS, &late);
-		if (v > 0)
-			echoed++;
-		else if (v < 0)
-			corrupt++;
-		else
-			lost++;
-	}
-	printf("LMG ECHO sent=%u echoed=%u corrupt=%u lost=%u late=%u\n", seq,
-	       echoed, corrupt, lost, late);
+	exchange(&seq, opt.count, &first);
+	print_stats("ECHO", &first);
+	printf("\n");
+	if (!stats_ok(&first, opt.count, opt.lost_ok))
+		failures++;
+	else if (opt.wait && !wait_for_harness(&seq))
+		failures++;
 	printf("LMG RINGS rdh=%u rdt=%u rxdctl=0x%08x srrctl=0x%08x rx0=0x%08x%08x tdh=%u tdt=%u\n",
 	       rd(VF_RDH), rd(VF_RDT), rd(VF_RXDCTL), rd(VF_SRRCTL),
 	       ((volatile u32 *)rxr)[3], ((volatile u32 *)rxr)[2], rd(VF_TDH),
 	       rd(VF_TDT));
-	if (seq < opt.count)
-		failures++;
-	if (corrupt || lost > opt.lost_ok)
-		failures++;
 	if (failures) {
 		printf("LMG RESULT FAIL failures=%u\n", failures);
 		guest_exit(EXIT_FAIL);
 	}
-	printf("LMG RESULT PASS checks=%u\n", echoed);
+	printf("LMG RESULT PASS checks=%u\n", first.echoed);
 	guest_exit(EXIT_PASS);
 }
