@@ -777,8 +777,11 @@ static void *writer_run(void *arg)
  * leave the stream describing VRAM exactly, before any STOP_COPY.  (The
  * final phase reads all of VRAM anyway, so only this checks that the
  * pages PRE_COPY finds changed, by tracking or rescan, are all of them.)
+ * The workload is counted, not timed: it used to end after 5 s, and a
+ * slow machine then failed the write count; the harness timeout is only
+ * a hang guard.
  */
-TEST_F(bochs, precopy_keeps_up_with_a_writer)
+TEST_F_TIMEOUT(bochs, precopy_keeps_up_with_a_writer, 300)
 {
 	struct writer w = { .vram = self->vsrc, .npages = self->npages };
 	const char *why = "";
@@ -786,7 +789,6 @@ TEST_F(bochs, precopy_keeps_up_with_a_writer)
 	pthread_t th;
 	uint8_t *image;
 	int end, rounds;
-	time_t t0;
 	long diff;
 
 	LM_NEED_PRECOPY(&self->src);
@@ -798,13 +800,9 @@ TEST_F(bochs, precopy_keeps_up_with_a_writer)
 	atomic_init(&w.stop, false);
 	atomic_init(&w.writes, 0);
 	ASSERT_EQ(0, pthread_create(&th, NULL, writer_run, &w));
-	/*
-	 * At least 20 drains and 2000 writes, for at most 5 s (a workload
-	 * bound, not a verdict: the writes are checked below).
-	 */
-	t0 = time(NULL);
-	for (rounds = 0; time(NULL) - t0 < 5 &&
-	     (rounds < 20 || atomic_load(&w.writes) < 2000); rounds++) {
+	/* At least 20 reads, and reads until the writer made 2000 writes. */
+	for (rounds = 0; rounds < 20 || atomic_load(&w.writes) < 2000;
+	     rounds++) {
 		/* A bounded read: a writer outpacing the reader has no end. */
 		ASSERT_EQ(0, read_some(self->fd, &self->stream, 256 << 10,
 				       &end));
@@ -813,9 +811,6 @@ TEST_F(bochs, precopy_keeps_up_with_a_writer)
 	}
 	atomic_store(&w.stop, true);
 	ASSERT_EQ(0, pthread_join(th, NULL));
-	ASSERT_LE(2000UL, atomic_load(&w.writes))
-		TH_LOG("the writer made %lu writes over %d drains",
-		       atomic_load(&w.writes), rounds);
 	TH_LOG("%lu writes while PRE_COPY was read %d times",
 	       atomic_load(&w.writes), rounds);
 
