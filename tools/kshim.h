@@ -15,6 +15,7 @@
 #endif
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +24,8 @@ typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+
+#define BIT(n)	(1UL << (n))
 
 /*
  * kshim_crc32() - the kernel's crc32_le(): little-endian (reflected)

@@ -19,6 +19,7 @@
 const struct pci_device_id livemig_pci_table[] = {
 	LIVEMIG_ENGINE(LIVEMIG_VENDOR_QEMU, 0x11e8, edu_engine),
 	LIVEMIG_ENGINE(LIVEMIG_VENDOR_QEMU, 0x1111, bochs_engine),
+	LIVEMIG_ENGINE(PCI_VENDOR_ID_INTEL, 0x10ca, igbvf_engine),	/* 82576 VF */
 	{}
 };
 MODULE_DEVICE_TABLE(pci, livemig_pci_table);

@@ -10,5 +10,6 @@
 
 extern const struct livemig_engine edu_engine;
 extern const struct livemig_engine bochs_engine;
+extern const struct livemig_engine igbvf_engine;
 
 #endif /* LIVEMIG_ENGINES_H */
