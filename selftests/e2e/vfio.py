@@ -33,12 +33,24 @@ VFIO_SET_IOMMU = _vfio_io(2)
 VFIO_GROUP_GET_STATUS = _vfio_io(3)
 VFIO_GROUP_SET_CONTAINER = _vfio_io(4)
 VFIO_GROUP_GET_DEVICE_FD = _vfio_io(6)
+VFIO_DEVICE_GET_REGION_INFO = _vfio_io(8)
+VFIO_DEVICE_RESET = _vfio_io(11)
 VFIO_DEVICE_FEATURE = _vfio_io(17)
 VFIO_TYPE1v2_IOMMU = 3
 VFIO_GROUP_FLAGS_VIABLE = 1
 VFIO_DEVICE_FEATURE_SET = 1 << 17
 VFIO_DEVICE_FEATURE_PROBE = 1 << 18
 VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6
+VFIO_DEVICE_FEATURE_GET = 1 << 16
+VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2
+VFIO_DEVICE_STATE_ERROR = 0
+VFIO_DEVICE_STATE_STOP = 1
+VFIO_DEVICE_STATE_RUNNING = 2
+VFIO_DEVICE_STATE_STOP_COPY = 3
+VFIO_DEVICE_STATE_RESUMING = 4
+VFIO_DEVICE_STATE_RUNNING_P2P = 5
+VFIO_REGION_INFO_SIZE = 32
+VFIO_MIG_STATE_SIZE = 8
 # The structs, packed here as '=II' (argsz, flags) and a zeroed payload.
 VFIO_GROUP_STATUS_SIZE = 8
 VFIO_DEVICE_FEATURE_SIZE = 8
@@ -51,6 +63,19 @@ C_MIRROR = {
     'VFIO_GROUP_SET_CONTAINER': 'VFIO_GROUP_SET_CONTAINER',
     'VFIO_GROUP_GET_DEVICE_FD': 'VFIO_GROUP_GET_DEVICE_FD',
     'VFIO_DEVICE_FEATURE': 'VFIO_DEVICE_FEATURE',
+    'VFIO_DEVICE_GET_REGION_INFO': 'VFIO_DEVICE_GET_REGION_INFO',
+    'VFIO_DEVICE_RESET': 'VFIO_DEVICE_RESET',
+    'VFIO_DEVICE_FEATURE_GET': 'VFIO_DEVICE_FEATURE_GET',
+    'VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE':
+        'VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE',
+    'VFIO_DEVICE_STATE_ERROR': 'VFIO_DEVICE_STATE_ERROR',
+    'VFIO_DEVICE_STATE_STOP': 'VFIO_DEVICE_STATE_STOP',
+    'VFIO_DEVICE_STATE_RUNNING': 'VFIO_DEVICE_STATE_RUNNING',
+    'VFIO_DEVICE_STATE_STOP_COPY': 'VFIO_DEVICE_STATE_STOP_COPY',
+    'VFIO_DEVICE_STATE_RESUMING': 'VFIO_DEVICE_STATE_RESUMING',
+    'VFIO_DEVICE_STATE_RUNNING_P2P': 'VFIO_DEVICE_STATE_RUNNING_P2P',
+    'VFIO_REGION_INFO_SIZE': 'sizeof(struct vfio_region_info)',
+    'VFIO_MIG_STATE_SIZE': 'sizeof(struct vfio_device_feature_mig_state)',
     'VFIO_TYPE1v2_IOMMU': 'VFIO_TYPE1v2_IOMMU',
     'VFIO_GROUP_FLAGS_VIABLE': 'VFIO_GROUP_FLAGS_VIABLE',
     'VFIO_DEVICE_FEATURE_SET': 'VFIO_DEVICE_FEATURE_SET',
@@ -112,6 +137,35 @@ def open_vfio_device(bdf, fds):
                       bytearray(bdf.encode() + b'\0'))
     fds.append(dfd)
     return dfd
+
+
+def region_offset(dfd, index):
+    """The offset of region @index (a BAR) in the device fd @dfd."""
+    info = bytearray(struct.pack('=IIIIQQ', VFIO_REGION_INFO_SIZE, 0, index,
+                                 0, 0, 0))
+    fcntl.ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, info)
+    return struct.unpack('=IIIIQQ', info)[5]
+
+
+def set_mig_state(dfd, state):
+    """Move @dfd's device to @state; the data fd the arc opened, or -1.
+    Raises OSError with the driver's errno."""
+    arg = bytearray(struct.pack('=IIIi', VFIO_DEVICE_FEATURE_SIZE +
+                                VFIO_MIG_STATE_SIZE,
+                                VFIO_DEVICE_FEATURE_SET |
+                                VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+                                state, -1))
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
+    return struct.unpack('=IIIi', arg)[3]
+
+
+def get_mig_state(dfd):
+    arg = bytearray(struct.pack('=IIIi', VFIO_DEVICE_FEATURE_SIZE +
+                                VFIO_MIG_STATE_SIZE,
+                                VFIO_DEVICE_FEATURE_GET |
+                                VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, 0, -1))
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
+    return struct.unpack('=IIIi', arg)[2]
 
 
 def fresh_open(bdf):

@@ -96,6 +96,51 @@
 /* How long a disabled RX queue may take to report itself disabled. */
 #define IGBVF_QUEUE_WAIT_MS	100
 
+/*
+ * The queue registers that move as the device holds them, in the order a
+ * load writes them (head before tail; the queue enables, RXDCTL and
+ * TXDCTL, are handled apart): register offset within the queue, TX or
+ * RX, and the field of struct igbvf_queue.
+ */
+static const struct igbvf_qreg {
+	u8 reg;
+	bool tx;
+	u8 field;
+} igbvf_qregs[] = {
+#define QREG(r, t, f) { r, t, offsetof(struct igbvf_queue, f) }
+	QREG(IGBVF_BAL, false, rdbal),
+	QREG(IGBVF_BAH, false, rdbah),
+	QREG(IGBVF_LEN, false, rdlen),
+	QREG(IGBVF_SRRCTL, false, srrctl),
+	QREG(IGBVF_DCA, false, rxctl),
+	QREG(IGBVF_HEAD, false, rdh),
+	QREG(IGBVF_TAIL, false, rdt),
+	QREG(IGBVF_BAL, true, tdbal),
+	QREG(IGBVF_BAH, true, tdbah),
+	QREG(IGBVF_LEN, true, tdlen),
+	QREG(IGBVF_DCA, true, txctl),
+	QREG(IGBVF_WBAL, true, tdwbal),
+	QREG(IGBVF_WBAH, true, tdwbah),
+	QREG(IGBVF_HEAD, true, tdh),
+	QREG(IGBVF_TAIL, true, tdt),
+#undef QREG
+};
+
+static u32 igbvf_qreg(int q, const struct igbvf_qreg *r)
+{
+	return r->tx ? IGBVF_TXQ(q, r->reg) : IGBVF_RXQ(q, r->reg);
+}
+
+static u32 *igbvf_qfield(struct igbvf_queue *sq, const struct igbvf_qreg *r)
+{
+	return (u32 *)((u8 *)sq + r->field);
+}
+
+static u32 igbvf_qget(const struct igbvf_queue *sq, const struct igbvf_qreg *r)
+{
+	return *(const u32 *)((const u8 *)sq + r->field);
+}
+
 static const u32 igbvf_stat_regs[IGBVF_STATS] = {
 	0x0f10, 0x0f14, 0x0f18, 0x0f34, 0x0f3c, 0x0f40, 0x0f44, 0x0f48, 0x0f50,
 };
@@ -657,34 +702,20 @@ static int igbvf_identity(struct livemig_device *ld, u8 *blob, u32 max)
 static int igbvf_snapshot(struct livemig_device *ld, struct igbvf_state *s)
 {
 	struct igbvf_dev *iv = livemig_priv(ld);
-	int q, i, ret = 0;
+	unsigned int i;
+	int q, ret = 0;
 	u32 v;
 
 	for (q = 0; q < IGBVF_QUEUES && !ret; q++) {
 		struct igbvf_queue *sq = &s->q[q];
 
-		ret = igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_BAL), &sq->rdbal);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_BAH), &sq->rdbah);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_LEN), &sq->rdlen);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_SRRCTL),
-				      &sq->srrctl);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_HEAD), &sq->rdh);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_TAIL), &sq->rdt);
+		for (i = 0; i < ARRAY_SIZE(igbvf_qregs) && !ret; i++)
+			ret = igbvf_rd(ld, igbvf_qreg(q, &igbvf_qregs[i]),
+				       igbvf_qfield(sq, &igbvf_qregs[i]));
 		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_DCTL),
 				      &sq->rxdctl);
-		ret = ret ?: igbvf_rd(ld, IGBVF_RXQ(q, IGBVF_DCA), &sq->rxctl);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_BAL), &sq->tdbal);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_BAH), &sq->tdbah);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_LEN), &sq->tdlen);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_HEAD), &sq->tdh);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_TAIL), &sq->tdt);
 		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_DCTL),
 				      &sq->txdctl);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_DCA), &sq->txctl);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_WBAL),
-				      &sq->tdwbal);
-		ret = ret ?: igbvf_rd(ld, IGBVF_TXQ(q, IGBVF_WBAH),
-				      &sq->tdwbah);
 		sq->tdt_guest = sq->tdt;
 		if (iv->quiesced) {
 			sq->rxdctl = iv->rxdctl[q];
@@ -802,6 +833,7 @@ static int igbvf_stage(struct livemig_device *ld, u16 type, const u8 *p,
 static int igbvf_load_queues(struct livemig_device *ld,
 			     const struct igbvf_state *s)
 {
+	unsigned int i;
 	int q, ret = 0;
 
 	for (q = 0; q < IGBVF_QUEUES && !ret; q++) {
@@ -810,26 +842,11 @@ static int igbvf_load_queues(struct livemig_device *ld,
 		u32 txd = sq->txdctl & ~IGBVF_QUEUE_ENABLE;
 
 		ret = igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_DCTL), rxd);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_BAL), sq->rdbal);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_BAH), sq->rdbah);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_LEN), sq->rdlen);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_SRRCTL),
-				      sq->srrctl);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_DCA), sq->rxctl);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_HEAD), sq->rdh);
-		ret = ret ?: igbvf_wr(ld, IGBVF_RXQ(q, IGBVF_TAIL), sq->rdt);
 		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_DCTL), txd);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_BAL), sq->tdbal);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_BAH), sq->tdbah);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_LEN), sq->tdlen);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_DCA), sq->txctl);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_WBAL),
-				      sq->tdwbal);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_WBAH),
-				      sq->tdwbah);
-		/* A disabled queue transmits nothing at its tail write. */
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_HEAD), sq->tdh);
-		ret = ret ?: igbvf_wr(ld, IGBVF_TXQ(q, IGBVF_TAIL), sq->tdt);
+		/* In table order: a disabled queue transmits nothing at TDT. */
+		for (i = 0; i < ARRAY_SIZE(igbvf_qregs) && !ret; i++)
+			ret = igbvf_wr(ld, igbvf_qreg(q, &igbvf_qregs[i]),
+				       igbvf_qget(sq, &igbvf_qregs[i]));
 	}
 	return ret;
 }

@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: GPL-2.0
+"""
+The igbvf engine without QEMU: two VFs of different PFs opened through
+vfio, driven the way a guest's VF driver drives them (register writes,
+VF<->PF mailbox requests) and migrated by hand through the uAPI.  Used by
+scripts/e2e-igbvf --lifecycle (selftests/suites.d/igbvf-migrate).
+
+Each check returns (passed, what); none enables a queue, so the VFs
+never DMA.
+"""
+
+import errno
+import fcntl
+import os
+import struct
+import threading
+import time
+
+from . import vfio
+
+# VF BAR 0 registers and mailbox bits (the 82576 VF's layout).
+MBMEM, MBX = 0x0800, 0x0c40
+MBX_REQ, MBX_ACK, MBX_VFU = 1, 2, 4
+MBX_PFSTS, MBX_PFACK = 0x10, 0x20
+MSG_RESET, MSG_SET_VLAN, VLAN_ADD, MSG_ACK = 0x01, 0x04, 1 << 16, 1 << 31
+QUEUE_ENABLE = 1 << 25
+
+
+def rxq(q, r):
+    return 0x2800 + 0x100 * q + r
+
+
+def txq(q, r):
+    return 0x3800 + 0x100 * q + r
+
+
+# What a round trip must carry: ring registers of both queues, as the
+# device reads them back.  Values a guest could program (queues disabled).
+RING_WRITES = []
+for _q in range(2):
+    RING_WRITES += [
+        (rxq(_q, 0x00), 0x00100000 + 0x1000 * _q), (rxq(_q, 0x04), 0),
+        (rxq(_q, 0x08), 0x400), (rxq(_q, 0x0c), 0x82000002),
+        (rxq(_q, 0x10), 3 + _q), (rxq(_q, 0x18), 9 + _q),
+        (txq(_q, 0x00), 0x00200000 + 0x1000 * _q), (txq(_q, 0x04), 0),
+        (txq(_q, 0x08), 0x800), (txq(_q, 0x10), 5 + _q),
+        (txq(_q, 0x18), 5 + _q), (txq(_q, 0x38), 0x00300000 + 0x40 * _q)]
+
+
+class VF:
+    """One VF opened through vfio, its BAR 0 through the device fd."""
+
+    def __init__(self, bdf):
+        self.bdf = bdf
+        self.fds = []
+        self.dfd = vfio.open_vfio_device(bdf, self.fds)
+        self.bar0 = vfio.region_offset(self.dfd, 0)
+
+    def rd(self, off):
+        return struct.unpack('<I', os.pread(self.dfd, 4, self.bar0 + off))[0]
+
+    def wr(self, off, val):
+        os.pwrite(self.dfd, struct.pack('<I', val & 0xffffffff),
+                  self.bar0 + off)
+
+    def mbx_wait(self, bits, seen, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen[0] |= self.rd(MBX)
+            if seen[0] & bits:
+                seen[0] &= ~bits
+                return True
+            time.sleep(0.001)
+        return False
+
+    def mbx_lock(self):
+        for _ in range(1000):
+            self.wr(MBX, MBX_VFU)
+            if self.rd(MBX) & MBX_VFU:
+                return True
+            time.sleep(0.001)
+        return False
+
+    def request(self, words, nreply):
+        """Send @words to the PF as a VF driver does; the reply's words."""
+        seen = [0]
+        if not self.mbx_lock():
+            return None
+        for i, w in enumerate(words):
+            self.wr(MBMEM + 4 * i, w)
+        self.wr(MBX, MBX_REQ)
+        if not self.mbx_wait(MBX_PFACK, seen) or \
+                not self.mbx_wait(MBX_PFSTS, seen) or not self.mbx_lock():
+            return None
+        reply = [self.rd(MBMEM + 4 * i) for i in range(nreply)]
+        self.wr(MBX, MBX_ACK)
+        return reply
+
+    def status(self, key):
+        path = '/sys/kernel/debug/livemig-vfio-pci/%s/status' % self.bdf
+        try:
+            with open(path) as f:
+                for line in f:
+                    k, _, v = line.partition(':')
+                    if k == key:
+                        return v.strip()
+        except OSError:
+            pass
+        return None
+
+    def close(self):
+        for fd in reversed(self.fds):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def read_all(fd):
+    out = bytearray()
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            return bytes(out)
+        out += b
+
+
+def round_trip(bdf_a, bdf_b):
+    """
+    Program VF A as a guest would (VF_RESET and a VLAN through the
+    mailbox, the ring registers of both queues), save it through the
+    uAPI, resume the stream on VF B (of the other PF): B must read back
+    A's ring registers, and B's engine must have replayed VF_RESET and
+    the VLAN to B's PF, which acked them (a refused request fails the
+    load).
+    """
+    a = b = None
+    try:
+        a, b = VF(bdf_a), VF(bdf_b)
+        reply = a.request([MSG_RESET], 3)
+        if not reply or (reply[0] & 0xffff) != MSG_RESET or \
+                not reply[0] & MSG_ACK:
+            return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
+        reply = a.request([MSG_SET_VLAN | VLAN_ADD, 100], 1)
+        if not reply or not reply[0] & MSG_ACK:
+            return False, 'SET_VLAN 100 through %s: reply %s' % (bdf_a, reply)
+        for off, val in RING_WRITES:
+            a.wr(off, val)
+        want = {off: a.rd(off) for off, _ in RING_WRITES}
+        fresh = {off: b.rd(off) for off, _ in RING_WRITES}
+        same = [off for off in want if fresh[off] == want[off]]
+        if len(same) == len(want):
+            return False, 'precondition: %s already reads what %s holds' % (
+                bdf_b, bdf_a)
+        replayed0 = int(b.status('igbvf_replayed') or -1)
+        fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+        stream = read_all(fd)
+        os.close(fd)
+        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
+        os.write(fd, stream)
+        os.close(fd)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        got = {off: b.rd(off) for off, _ in RING_WRITES}
+        bad = ['0x%04x: %#x, want %#x' % (o, got[o], want[o])
+               for o in want if got[o] != want[o]]
+        replayed = int(b.status('igbvf_replayed') or -1) - replayed0
+        vlans = b.status('igbvf_vlans')
+        ok = not bad and replayed == 2 and vlans == '1'
+        return ok, ('%d bytes of stream; %d ring registers %s on %s; %s '
+                    'requests replayed to its PF (want 2: VF_RESET, '
+                    'SET_VLAN), %s VLAN kept' % (
+                        len(stream), len(want),
+                        'as on %s' % bdf_a if not bad else
+                        'differ: ' + ', '.join(bad[:4]), bdf_b, replayed,
+                        vlans))
+    except OSError as e:
+        return False, 'uAPI step failed: %s' % e
+    finally:
+        for v in (a, b):
+            if v:
+                v.close()
+
+
+def reset_drops_shadows(bdf):
+    """
+    Quiesced, the engine answers RXDCTL from the guest's write and keeps
+    the queue disabled in the device; after VFIO_DEVICE_RESET the device
+    is RUNNING again and RXDCTL must be the device's (the reset disabled
+    the queue), not the shadow the reset made stale.
+    """
+    v = None
+    try:
+        v = VF(bdf)
+        vfio.set_mig_state(v.dfd, vfio.VFIO_DEVICE_STATE_RUNNING_P2P)
+        v.wr(rxq(0, 0x28), QUEUE_ENABLE)
+        quiesced = v.rd(rxq(0, 0x28))
+        if not quiesced & QUEUE_ENABLE:
+            return False, ('precondition: quiesced, RXDCTL reads %#x, not '
+                           'the guest\'s enable' % quiesced)
+        fcntl.ioctl(v.dfd, vfio.VFIO_DEVICE_RESET)
+        st = vfio.get_mig_state(v.dfd)
+        after = v.rd(rxq(0, 0x28))
+        ok = st == vfio.VFIO_DEVICE_STATE_RUNNING and \
+            not after & QUEUE_ENABLE
+        return ok, ('quiesced RXDCTL %#x; after VFIO_DEVICE_RESET state %d, '
+                    'RXDCTL %#x' % (quiesced, st, after))
+    except OSError as e:
+        return False, 'uAPI step failed: %s' % e
+    finally:
+        if v:
+            v.close()
+
+
+def sriov_off_while_open(pf, bdf, timeout=120):
+    """
+    sriov_numvfs=0 on @pf while @bdf is open with a STOP_COPY data fd:
+    the removal waits for the user; once the device fd is closed it
+    completes, and the data fd, still open, fails reads with an errno
+    (the device is gone) instead of reaching freed memory.
+    """
+    v = VF(bdf)
+    res = {}
+
+    def remove():
+        try:
+            vfio.write('/sys/bus/pci/devices/%s/sriov_numvfs' % pf, '0')
+            res['rc'] = 0
+        except OSError as e:
+            res['rc'] = e.errno
+
+    fd = -1
+    try:
+        fd = vfio.set_mig_state(v.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+        first = len(os.read(fd, 64))
+        t = threading.Thread(target=remove, daemon=True)
+        t.start()
+        t.join(3)
+        waited = t.is_alive()
+        v.close()
+        t.join(timeout)
+        gone = not os.path.exists('/sys/bus/pci/devices/' + bdf)
+        try:
+            n = len(os.read(fd, 4096))
+            after = 'read %d bytes' % n
+            clean = False
+        except OSError as e:
+            after = 'read: %s' % errno.errorcode.get(e.errno, e.errno)
+            clean = e.errno == errno.ENODEV
+        ok = waited and not t.is_alive() and res.get('rc') == 0 and gone \
+            and clean
+        return ok, ('read %d bytes first; the removal %s for the user; '
+                    'sriov_numvfs=0 %s (%s), VF %s; then the data fd: %s' % (
+                        first, 'waited' if waited else 'did not wait',
+                        'finished' if not t.is_alive() else 'still blocked',
+                        res.get('rc'), 'gone' if gone else 'still there',
+                        after))
+    except OSError as e:
+        return False, 'uAPI step failed: %s' % e
+    finally:
+        v.close()
+        if fd >= 0:
+            os.close(fd)
