@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import struct
+import subprocess
 import threading
 import time
 
@@ -179,6 +180,67 @@ def round_trip(bdf_a, bdf_b):
     except OSError as e:
         return False, 'uAPI step failed: %s' % e
     finally:
+        for v in (a, b):
+            if v:
+                v.close()
+
+
+def pf_netdev(vf_bdf):
+    pf = os.path.realpath('/sys/bus/pci/devices/%s/physfn' % vf_bdf)
+    return os.listdir(os.path.join(pf, 'net'))[0]
+
+
+def inflight_resent(bdf_a, bdf_b):
+    """
+    A request the PF has not acked when the VF stops is sent again on the
+    destination: VF A is reset through its PF, A's PF interface is taken
+    down (the igb PF answers its VFs only while up), A sends SET_VLAN and
+    gets no ack; A is saved, the state resumed on B (whose PF is up), and
+    once B runs, B's mailbox shows the PF's ack and a reply to SET_VLAN.
+    """
+    a = b = None
+    dev = pf_netdev(bdf_a)
+    try:
+        a, b = VF(bdf_a), VF(bdf_b)
+        reply = a.request([MSG_RESET], 3)
+        if not reply or not reply[0] & MSG_ACK:
+            return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
+        subprocess.run(['ip', 'link', 'set', dev, 'down'], check=True)
+        if not a.mbx_lock():
+            return False, 'mailbox of %s not lockable' % bdf_a
+        a.wr(MBMEM, MSG_SET_VLAN | VLAN_ADD)
+        a.wr(MBMEM + 4, 200)
+        a.wr(MBX, MBX_REQ)
+        seen = [0]
+        if a.mbx_wait(MBX_PFACK, seen, timeout=2):
+            return False, ('precondition: the PF of %s acked with its interface '
+                           'down' % bdf_a)
+        inflight = a.status('igbvf_inflight')
+        fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+        stream = read_all(fd)
+        os.close(fd)
+        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
+        os.write(fd, stream)
+        os.close(fd)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        seen = [0]
+        acked = b.mbx_wait(MBX_PFACK, seen) and b.mbx_wait(MBX_PFSTS, seen)
+        reply = None
+        if acked and b.mbx_lock():
+            reply = b.rd(MBMEM)
+            b.wr(MBX, MBX_ACK)
+        ok = inflight == '2' and acked and reply is not None and \
+            (reply & 0xffff) == MSG_SET_VLAN and bool(reply & MSG_ACK)
+        return ok, ('%s\'s engine held a request of %s words in flight; on '
+                    '%s the PF %s, reply %s' % (
+                        bdf_a, inflight, bdf_b,
+                        'acked' if acked else 'did not ack',
+                        '%#x' % reply if reply is not None else None))
+    except (OSError, subprocess.CalledProcessError) as e:
+        return False, 'step failed: %s' % e
+    finally:
+        subprocess.run(['ip', 'link', 'set', dev, 'up'])
         for v in (a, b):
             if v:
                 v.close()
