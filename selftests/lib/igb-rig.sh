@@ -16,6 +16,7 @@
 #                            with $IGB_PEER_IP, answering udp-echo.py on
 #                            $IGB_ECHO_PORT (pid in $IGB_ECHO_PID)
 #   igb_vf_netdev VF         the VF's interface name (igbvf bound), or ""
+#   igb_peer_dev             the peer's interface inside the namespace
 #   igb_bind BDF DRIVER      bind a function to DRIVER (driver_override)
 #   igb_down                 the peer gone, VFs removed, igb unloaded
 #
@@ -86,6 +87,14 @@ igb_peer_up() {
 	ip -n $IGB_NS link set "$dev" up || return 1
 	ip netns exec $IGB_NS python3 selftests/lib/udp-echo.py serve $IGB_PEER_IP $IGB_ECHO_PORT &
 	IGB_ECHO_PID=$!
+}
+
+# The peer's interface inside its namespace (found by its MAC: a kernel
+# with sit or other tunnels built in puts their devices in every new
+# namespace too).
+igb_peer_dev() {
+	ip -n $IGB_NS -o link show |
+		awk -v mac=$IGB_PEER_MAC '$0 ~ mac { sub(/@.*/, "", $2); sub(/:$/, "", $2); print $2; exit }'
 }
 
 igb_bind() {
