@@ -45,6 +45,14 @@
  *   timeout=S    give up after S seconds (default 300; in wait mode the
  *                wait for the byte is not counted)
  *   wait         stay up for a migration, as above
+ *   msix         take the RX queue's interrupts: MSI-X vector 0 of the VF
+ *                at a vector of this CPU's local APIC, RX queue 0 mapped
+ *                to it (IVAR0), auto-cleared (EIAC) and enabled (EIMS);
+ *                interrupts stay enabled and
+ *                are counted ("LMG MSIX ..." at the end): the first
+ *                exchange must take some, and so must the exchange after
+ *                the byte (on the VF a migration ended on), with no stray
+ *                interrupt
  *
  * The peer must know the VF's MAC (a static neighbour entry): the payload
  * does not answer ARP.  The rig gives the VF a fixed MAC through the PF
@@ -78,6 +86,11 @@
 #define  MBX_RSTD		(1u << 7)
 #define  MBX_R2C		(MBX_PFSTS | MBX_PFACK | MBX_RSTD)
 #define VF_MBMEM		0x0800		/* VMBMEM: 16 words */
+#define VF_EIMS			0x1524
+#define VF_EIAC			0x152c
+#define VF_EITR0		0x1680
+#define VF_IVAR0		0x1700
+#define  IVAR_VALID		0x80
 #define VF_RDBAL		0x2800
 #define VF_RDBAH		0x2804
 #define VF_RDLEN		0x2808
@@ -158,7 +171,8 @@ static struct {
 	u32 lost_ok;
 	u32 timeout_s;
 	bool wait;
-} opt = { 100, 20, 0, 300, false };
+	bool msix;
+} opt = { 100, 20, 0, 300, false, false };
 
 static u32 bar0, vf_bdf;
 static u8 my_mac[6];
@@ -264,6 +278,56 @@ static bool mbx_receive(u32 *msg, u32 n)
 		msg[i] = mmio_read32(bar0 + VF_MBMEM + 4 * i);
 	wr(VF_MBX, MBX_ACK);			/* received; drops VFU */
 	return true;
+}
+
+/* --- MSI-X (option msix) ------------------------------------------------------ */
+
+#define PCI_CAP_MSIX		0x11
+#define LAPIC_ID		0x20
+#define LAPIC_SVR		0xf0
+
+static u32 msix_first, msix_after;
+
+/* Vector 0 of the VF's MSI-X table at MSI_VECTOR, RX queue 0 mapped to it. */
+static void msix_setup(void)
+{
+	u32 pos = pci_read8(vf_bdf, 0x34) & 0xfc, tbl, bar, raw, apic;
+	u16 ctl;
+	int n;
+
+	for (n = 0; pos && n < 48; n++) {
+		if (pci_read8(vf_bdf, pos) == PCI_CAP_MSIX)
+			break;
+		pos = pci_read8(vf_bdf, pos + 1) & 0xfc;
+	}
+	if (!pos || n == 48)
+		fail_setup("the VF has no MSI-X capability", 0);
+	ctl = pci_read16(vf_bdf, pos + 2);
+	tbl = pci_read32(vf_bdf, pos + 4);
+	raw = pci_read32(vf_bdf, PCI_BAR0 + 4 * (tbl & 7));
+	bar = raw & ~0xfu;
+	if ((raw & 1) || !bar)
+		fail_setup("the MSI-X table's BAR is not an assigned memory BAR", raw);
+	bar += tbl & ~7u;
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	mmio_write32(LAPIC_BASE + LAPIC_SVR, 0x100 | 0xff);
+	apic = mmio_read32(LAPIC_BASE + LAPIC_ID) >> 24;
+	/* Enabled with the function masked while entry 0 is written. */
+	pci_write16(vf_bdf, pos + 2, ctl | 0xc000);
+	mmio_write32(bar, LAPIC_BASE | apic << 12);
+	mmio_write32(bar + 4, 0);
+	mmio_write32(bar + 8, MSI_VECTOR);
+	mmio_write32(bar + 12, 0);
+	pci_write16(vf_bdf, pos + 2, (ctl | 0x8000) & ~0x4000);
+	wr(VF_EITR0, 0);
+	wr(VF_IVAR0, IVAR_VALID | 0);
+	/* The cause clears as the message goes out: the next one can follow. */
+	wr(VF_EIAC, 1);
+	wr(VF_EIMS, 1);
+	printf("LMG MSIX setup cap=0x%x table=0x%08x apic=%u vector=0x%x\n",
+	       pos, bar, apic, MSI_VECTOR);
+	asm volatile("sti" ::: "memory");
 }
 
 /* --- bring-up ---------------------------------------------------------------- */
@@ -630,15 +694,19 @@ static bool wait_for_harness(u32 *seq)
 	/* The wait for the byte is the harness's; the rest is bounded. */
 	t_start = now_ms();
 	regs_bad = check_queue_regs();
+	msix_after = msi_count;
 	exchange(seq, opt.count, &after);
+	msix_after = msi_count - msix_after;
 	print_stats("AFTER", &after);
 	printf(" regs_bad=%u\n", regs_bad);
 	ok = c >= 0 && run.sent && stats_ok(&run, run.sent, opt.lost_ok) &&
-	     !regs_bad && stats_ok(&after, opt.count, 0);
+	     !regs_bad && stats_ok(&after, opt.count, 0) &&
+	     (!opt.msix || msix_after);
 	if (!ok)
 		printf("LMG CHECK-FAIL wait mode: %s\n",
 		       c < 0 ? "a transmit failed while waiting" :
 		       regs_bad ? "the VF's queue registers changed" :
+		       opt.msix && !msix_after ? "no RX interrupt after the byte" :
 		       "an exchange lost, duplicated or corrupted datagrams");
 	return ok;
 }
@@ -651,6 +719,10 @@ static void parse_cmdline(const char *s)
 	while ((w = cmdline_word(&s, &n))) {
 		if (word_is(w, n, "wait")) {
 			opt.wait = true;
+			continue;
+		}
+		if (word_is(w, n, "msix")) {
+			opt.msix = true;
 			continue;
 		}
 		if (word_u32(w, n, "count=", &opt.count) ||
@@ -683,8 +755,16 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	       rd(VF_STATUS), my_mac[0], my_mac[1], my_mac[2], my_mac[3],
 	       my_mac[4], my_mac[5]);
 	setup_rings();
+	if (opt.msix)
+		msix_setup();
 
+	msix_first = msi_count;
 	exchange(&seq, opt.count, &first);
+	msix_first = msi_count - msix_first;
+	if (opt.msix && !msix_first) {
+		printf("LMG CHECK-FAIL msix: no RX interrupt in the first exchange\n");
+		failures++;
+	}
 	print_stats("ECHO", &first);
 	printf("\n");
 	if (!stats_ok(&first, opt.count, opt.lost_ok))
@@ -695,6 +775,16 @@ void __attribute__((noreturn)) payload_main(u32 magic, struct mb_info *mbi)
 	       rd(VF_RDH), rd(VF_RDT), rd(VF_RXDCTL), rd(VF_SRRCTL),
 	       ((volatile u32 *)rxr)[3], ((volatile u32 *)rxr)[2], rd(VF_TDH),
 	       rd(VF_TDT));
+	if (opt.msix) {
+		asm volatile("cli" ::: "memory");
+		printf("LMG MSIX first=%u after=%u stray=%u\n", msix_first,
+		       msix_after, stray_count);
+		if (stray_count) {
+			printf("LMG CHECK-FAIL msix: %u stray interrupts\n",
+			       stray_count);
+			failures++;
+		}
+	}
 	if (failures) {
 		printf("LMG RESULT FAIL failures=%u\n", failures);
 		guest_exit(EXIT_FAIL);
