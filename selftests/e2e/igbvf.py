@@ -185,6 +185,93 @@ def round_trip(bdf_a, bdf_b):
                 v.close()
 
 
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__))), 'golden')
+
+
+def release():
+    with open(os.path.join(os.path.dirname(GOLDEN_DIR), '..', 'VERSION')) as f:
+        return f.read().strip()
+
+
+def golden_resumes(bdf_a, bdf_b, save_dir=None):
+    """
+    The golden stream of this engine (selftests/golden/igbvf-<release>.
+    stream, saved by that release from VF A programmed as round_trip()
+    does) resumes on VF B: B reads back the ring registers the .expect
+    file lists, and its engine replayed VF_RESET and the VLAN.  With
+    @save_dir (LM_GOLDEN_SAVE), save the current release's fixture there
+    instead.
+    """
+    a = b = None
+    name = 'igbvf-%s' % release()
+    try:
+        if save_dir:
+            a = VF(bdf_a)
+            reply = a.request([MSG_RESET], 3)
+            if not reply or not reply[0] & MSG_ACK:
+                return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
+            reply = a.request([MSG_SET_VLAN | VLAN_ADD, 100], 1)
+            if not reply or not reply[0] & MSG_ACK:
+                return False, 'SET_VLAN through %s: reply %s' % (bdf_a, reply)
+            for off, val in RING_WRITES:
+                a.wr(off, val)
+            regs = {off: a.rd(off) for off, _ in RING_WRITES}
+            fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+            stream = read_all(fd)
+            os.close(fd)
+            with open(os.path.join(save_dir, name + '.stream'), 'wb') as f:
+                f.write(stream)
+            with open(os.path.join(save_dir, name + '.expect'), 'w') as f:
+                f.write('# Saved by livemig-vfio-pci %s from an igb VF (QEMU) '
+                        'programmed by\n# selftests/e2e/igbvf.py '
+                        'golden_resumes(): VF_RESET, SET_VLAN 100, and\n'
+                        '# RING_WRITES; the ring registers as the VF read '
+                        'them back.\n' % release())
+                f.write('vlans 1\n')
+                for off in sorted(regs):
+                    f.write('0x%04x 0x%08x\n' % (off, regs[off]))
+            return True, 'saved %s (%d bytes) in %s' % (name, len(stream),
+                                                       save_dir)
+        with open(os.path.join(GOLDEN_DIR, name + '.stream'), 'rb') as f:
+            stream = f.read()
+        want = {}
+        with open(os.path.join(GOLDEN_DIR, name + '.expect')) as f:
+            for line in f:
+                w = line.split()
+                if w and w[0].startswith('0x'):
+                    want[int(w[0], 16)] = int(w[1], 16)
+        b = VF(bdf_b)
+        # Whatever an earlier check left there: zeroes, what a reset leaves.
+        for off in want:
+            b.wr(off, 0)
+        if all(b.rd(off) == v for off, v in want.items()):
+            return False, 'precondition: %s already reads the fixture\'s ' \
+                'registers' % bdf_b
+        replayed0 = int(b.status('igbvf_replayed') or -1)
+        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
+        os.write(fd, stream)
+        os.close(fd)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        bad = ['0x%04x: %#x, want %#x' % (o, b.rd(o), v)
+               for o, v in sorted(want.items()) if b.rd(o) != v]
+        replayed = int(b.status('igbvf_replayed') or -1) - replayed0
+        vlans = b.status('igbvf_vlans')
+        return not bad and replayed == 2 and vlans == '1', (
+            '%s (%d bytes): %d registers %s; %d requests replayed (want 2), '
+            '%s VLAN kept' % (name, len(stream), len(want),
+                              'as saved' if not bad else
+                              'differ: ' + ', '.join(bad[:4]),
+                              replayed, vlans))
+    except OSError as e:
+        return False, 'step failed: %s' % e
+    finally:
+        for v in (a, b):
+            if v:
+                v.close()
+
+
 def pf_netdev(vf_bdf):
     pf = os.path.realpath('/sys/bus/pci/devices/%s/physfn' % vf_bdf)
     return os.listdir(os.path.join(pf, 'net'))[0]
