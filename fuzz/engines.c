@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * engines.c - feed the engines' record decoders (src/engines/edu_rec.c,
- * src/engines/bochs_rec.c) what a hostile resume stream can hand them,
+ * src/engines/bochs_rec.c, src/engines/igbvf_rec.c) what a hostile resume stream can hand them,
  * the way the module's resuming data FD does, and check what they accept.
  *
  * An input is either a whole stream (it starts with the stream magic; the
@@ -20,7 +20,11 @@
  * - a decoded VRAM range is non-empty, page aligned and inside the VRAM of
  *   the device the stream is loaded into; staging writes only there;
  * - a stream that loads gave every VRAM page a value and a register file;
- *   an edu state that loads has a factorial the device computes again.
+ *   an edu state that loads has a factorial the device computes again;
+ * - an igbvf state that loads has rings of whole descriptor blocks with
+ *   head and tails inside, a device TX tail at its head, logged mailbox
+ *   requests of their own type and length, at most IGBVF_VLANS 12-bit
+ *   VLAN ids and pending mailbox bits only of those a read clears.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 #include "engines.h"
 #include "edu_rec.h"
 #include "bochs_rec.h"
+#include "igbvf_rec.h"
 #include "harness.h"
 
 #define CHECK(cond) do {						\
@@ -42,6 +47,14 @@
 #define BOCHS_VENDOR		0x1234
 #define BOCHS_DEVICE		0x1111
 #define BOCHS_ID_LEN		(16 + 256)
+/* An igb VF of the rig: QEMU's 82576 VF behind the rig's PF. */
+#define IGBVF_ENGINE_ID		0x49474256U
+#define IGBVF_ENGINE_VERSION	1
+#define IGBVF_MAX_RECORD	2048
+#define IGBVF_VENDOR		0x8086
+#define IGBVF_DEVICE		0x10ca
+#define IGBVF_PF_DEVICE		0x10c9
+#define IGBVF_ID_LEN		20
 /* The largest VRAM the model stages (QEMU's bochs-display: 256 MiB). */
 #define MODEL_VRAM_MAX		(64ULL << 20)
 
@@ -56,6 +69,10 @@ struct model {
 	u8 *covered;		/* one byte per page */
 	bool regs_valid;
 	struct bochs_regs regs;
+	/* igbvf */
+	struct igbvf_state igbvf;
+	u8 igbvf_raw[IGBVF_STATE_LEN];
+	bool igbvf_valid;
 	u32 nrec;
 };
 
@@ -80,6 +97,27 @@ static int stage_edu(struct model *m, u16 type, const u8 *p, u32 len)
 	CHECK(!memcmp(again, p, len));
 	m->edu = s;
 	m->edu_valid = true;
+	return 0;
+}
+
+static int stage_igbvf(struct model *m, u16 type, const u8 *p, u32 len)
+{
+	struct igbvf_state s;
+	int ret;
+
+	if (type != LM_REC_STATE)
+		return -LM_ECORRUPT;
+	memset(&s, 0, sizeof(s));
+	ret = igbvf_state_decode(p, len, &s);
+	if (ret) {
+		CHECK(ret == -LM_ECORRUPT);
+		return ret;
+	}
+	CHECK(len == IGBVF_STATE_LEN);
+	/* As the engine: the last STATE counts, its checks come at load. */
+	m->igbvf = s;
+	memcpy(m->igbvf_raw, p, len);
+	m->igbvf_valid = true;
 	return 0;
 }
 
@@ -166,6 +204,19 @@ static int check_identity(struct model *m, const u8 *p, u32 len)
 			return -LM_EINCOMPAT;
 		return 0;
 	}
+	if (m->engine == LMFZ_ENGINE_IGBVF) {
+		const u8 *b = p + LM_IDENTITY_LEN;
+
+		if (id.vendor != IGBVF_VENDOR || id.device != IGBVF_DEVICE ||
+		    id.engine_version != IGBVF_ENGINE_VERSION ||
+		    id.blob_len != IGBVF_ID_LEN ||
+		    lm_get32(b) != ((u32)IGBVF_VENDOR << 16 | IGBVF_PF_DEVICE) ||
+		    lm_get32(b + 4) != ((u32)IGBVF_VENDOR << 16 | IGBVF_DEVICE) ||
+		    lm_get32(b + 8) != IGBVF_QUEUES ||
+		    lm_get32(b + 12) != IGBVF_VECTORS || lm_get32(b + 16))
+			return -LM_EINCOMPAT;
+		return 0;
+	}
 	if (id.vendor != BOCHS_VENDOR || id.device != BOCHS_DEVICE ||
 	    id.engine_version != BOCHS_ENGINE_VERSION ||
 	    id.blob_len != BOCHS_ID_LEN)
@@ -190,12 +241,15 @@ static int stage(void *ctx, u16 type, const u8 *payload, u32 len)
 		return check_identity(m, payload, len);
 	if (m->engine == LMFZ_ENGINE_EDU)
 		return stage_edu(m, type, payload, len);
+	if (m->engine == LMFZ_ENGINE_IGBVF)
+		return stage_igbvf(m, type, payload, len);
 	return stage_bochs(m, type, payload, len);
 }
 
 /* What the engine's load checks before it touches the device. */
 static int load(struct model *m)
 {
+	static u8 again[IGBVF_STATE_LEN];
 	u64 pg;
 	u32 f = 1;
 	int k, i;
@@ -216,6 +270,31 @@ static int load(struct model *m)
 		CHECK(!(m->edu.dma_cmd & EDU_DMA_RUN));
 		return 0;
 	}
+	if (m->engine == LMFZ_ENGINE_IGBVF) {
+		const struct igbvf_state *g = &m->igbvf;
+
+		if (!m->igbvf_valid)
+			return -LM_ECORRUPT;
+		k = igbvf_state_check(g);
+		if (k) {
+			CHECK(k == -LM_ECORRUPT);
+			return k;
+		}
+		/* What loads is what a save produces, byte for byte. */
+		igbvf_state_encode(again, g);
+		CHECK(!memcmp(again, m->igbvf_raw, IGBVF_STATE_LEN));
+		/* What the engine's load relies on. */
+		for (i = 0; i < IGBVF_QUEUES; i++) {
+			CHECK(g->q[i].tdt == g->q[i].tdh);
+			CHECK(g->q[i].rdlen <= IGBVF_RING_MAX &&
+			      g->q[i].tdlen <= IGBVF_RING_MAX);
+		}
+		CHECK(g->nvlan <= IGBVF_VLANS);
+		CHECK(g->inflight.len <= IGBVF_MBX_WORDS &&
+		      g->set_mc.len <= IGBVF_MBX_WORDS);
+		CHECK(!(g->mbx_pending & ~IGBVF_MBX_R2C));
+		return 0;
+	}
 	if (!m->vram || !m->regs_valid)
 		return -LM_ECORRUPT;
 	for (pg = 0; pg < m->vram / BOCHS_PAGE; pg++)
@@ -229,7 +308,8 @@ int lmfz_engine_run(int engine, const u8 *data, size_t len)
 	struct model m = {
 		.engine = engine,
 		.max_record = engine == LMFZ_ENGINE_EDU ? LMFZ_EDU_MAX_RECORD :
-							  BOCHS_REC_MAX,
+			      engine == LMFZ_ENGINE_IGBVF ? IGBVF_MAX_RECORD :
+							    BOCHS_REC_MAX,
 	};
 	static const u16 types[] = {
 		LM_REC_IDENTITY, LM_REC_STATE, LM_REC_PAGES, LM_REC_ZERO,
@@ -263,7 +343,8 @@ int lmfz_engine_run(int engine, const u8 *data, size_t len)
 	memcpy(copy, data, len);
 	lmfz_reseal(copy, len);
 	lm_parser_init(&parser, engine == LMFZ_ENGINE_EDU ?
-		       LMFZ_EDU_ENGINE_ID : BOCHS_ENGINE_ID,
+		       LMFZ_EDU_ENGINE_ID : engine == LMFZ_ENGINE_IGBVF ?
+		       IGBVF_ENGINE_ID : BOCHS_ENGINE_ID,
 		       payload, m.max_record);
 	ret = lm_parser_feed(&parser, copy, len, stage, &m);
 	if (!ret)

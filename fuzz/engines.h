@@ -12,6 +12,7 @@
 
 #define LMFZ_ENGINE_EDU		0
 #define LMFZ_ENGINE_BOCHS	1
+#define LMFZ_ENGINE_IGBVF	2
 
 /*
  * Run one input (engines.c says what it is) through @engine's decoders.

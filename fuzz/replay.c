@@ -2,7 +2,7 @@
 /*
  * replay.c - run saved inputs through the fuzz harness and print TAP.
  *
- *   stream_replay [--nofork] [--extra N] [--engine edu|bochs]
+ *   stream_replay [--nofork] [--extra N] [--engine edu|bochs|igbvf]
  *                 [--valid PATH]... [--nocrash PATH]...
  *
  * PATH is a file or a directory (its regular files, sorted; names
@@ -17,7 +17,7 @@
  * to the TAP plan for results the caller prints after ours.
  *
  * --engine runs the inputs through that engine's record decoders instead
- * (engines.c, the edu_fuzz and bochs_fuzz targets); --valid inputs (the
+ * (engines.c, the edu_fuzz, bochs_fuzz and igbvf_fuzz targets); --valid inputs (the
  * golden streams) must then stage, validate and pass the engine's load
  * checks.
  *
@@ -190,6 +190,8 @@ int main(int argc, char **argv)
 				engine = LMFZ_ENGINE_EDU;
 			else if (!strcmp(argv[a], "bochs"))
 				engine = LMFZ_ENGINE_BOCHS;
+			else if (!strcmp(argv[a], "igbvf"))
+				engine = LMFZ_ENGINE_IGBVF;
 			else
 				goto usage;
 			continue;
@@ -261,7 +263,7 @@ int main(int argc, char **argv)
 	return failed ? 1 : 0;
 
 usage:
-	fprintf(stderr, "usage: %s [--nofork] [--extra N] [--engine edu|bochs] [--valid PATH]... [--nocrash PATH]...\n",
+	fprintf(stderr, "usage: %s [--nofork] [--extra N] [--engine edu|bochs|igbvf] [--valid PATH]... [--nocrash PATH]...\n",
 		argv[0]);
 	return 2;
 }
