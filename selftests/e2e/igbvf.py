@@ -118,6 +118,44 @@ class VF:
         self.fds = []
 
 
+def program(a):
+    """
+    What round_trip() and the golden stream start from: VF_RESET and
+    SET_VLAN 100 through @a's mailbox, then RING_WRITES.  Returns None, or
+    why it could not be done.
+    """
+    reply = a.request([MSG_RESET], 3)
+    if not reply or (reply[0] & 0xffff) != MSG_RESET or \
+            not reply[0] & MSG_ACK:
+        return 'VF_RESET through %s: reply %s' % (a.bdf, reply)
+    reply = a.request([MSG_SET_VLAN | VLAN_ADD, 100], 1)
+    if not reply or not reply[0] & MSG_ACK:
+        return 'SET_VLAN 100 through %s: reply %s' % (a.bdf, reply)
+    for off, val in RING_WRITES:
+        a.wr(off, val)
+    return None
+
+
+def save(a):
+    """@a's state, saved through the uAPI (RUNNING -> STOP_COPY)."""
+    fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+    try:
+        return read_all(fd)
+    finally:
+        os.close(fd)
+
+
+def resume(b, stream):
+    """Resume @stream on @b and run it (RESUMING -> STOP -> RUNNING)."""
+    fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
+    try:
+        os.write(fd, stream)
+    finally:
+        os.close(fd)
+    vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+    vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+
+
 def read_all(fd):
     out = bytearray()
     while True:
@@ -139,15 +177,9 @@ def round_trip(bdf_a, bdf_b):
     a = b = None
     try:
         a, b = VF(bdf_a), VF(bdf_b)
-        reply = a.request([MSG_RESET], 3)
-        if not reply or (reply[0] & 0xffff) != MSG_RESET or \
-                not reply[0] & MSG_ACK:
-            return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
-        reply = a.request([MSG_SET_VLAN | VLAN_ADD, 100], 1)
-        if not reply or not reply[0] & MSG_ACK:
-            return False, 'SET_VLAN 100 through %s: reply %s' % (bdf_a, reply)
-        for off, val in RING_WRITES:
-            a.wr(off, val)
+        why = program(a)
+        if why:
+            return False, why
         want = {off: a.rd(off) for off, _ in RING_WRITES}
         fresh = {off: b.rd(off) for off, _ in RING_WRITES}
         same = [off for off in want if fresh[off] == want[off]]
@@ -155,15 +187,9 @@ def round_trip(bdf_a, bdf_b):
             return False, 'precondition: %s already reads what %s holds' % (
                 bdf_b, bdf_a)
         replayed0 = int(b.status('igbvf_replayed') or -1)
-        fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
-        stream = read_all(fd)
-        os.close(fd)
+        stream = save(a)
         vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
-        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
-        os.write(fd, stream)
-        os.close(fd)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        resume(b, stream)
         got = {off: b.rd(off) for off, _ in RING_WRITES}
         bad = ['0x%04x: %#x, want %#x' % (o, got[o], want[o])
                for o in want if got[o] != want[o]]
@@ -208,18 +234,11 @@ def golden_resumes(bdf_a, bdf_b, save_dir=None):
     try:
         if save_dir:
             a = VF(bdf_a)
-            reply = a.request([MSG_RESET], 3)
-            if not reply or not reply[0] & MSG_ACK:
-                return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
-            reply = a.request([MSG_SET_VLAN | VLAN_ADD, 100], 1)
-            if not reply or not reply[0] & MSG_ACK:
-                return False, 'SET_VLAN through %s: reply %s' % (bdf_a, reply)
-            for off, val in RING_WRITES:
-                a.wr(off, val)
+            why = program(a)
+            if why:
+                return False, why
             regs = {off: a.rd(off) for off, _ in RING_WRITES}
-            fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
-            stream = read_all(fd)
-            os.close(fd)
+            stream = save(a)
             with open(os.path.join(save_dir, name + '.stream'), 'wb') as f:
                 f.write(stream)
             with open(os.path.join(save_dir, name + '.expect'), 'w') as f:
@@ -249,11 +268,7 @@ def golden_resumes(bdf_a, bdf_b, save_dir=None):
             return False, 'precondition: %s already reads the fixture\'s ' \
                 'registers' % bdf_b
         replayed0 = int(b.status('igbvf_replayed') or -1)
-        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
-        os.write(fd, stream)
-        os.close(fd)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        resume(b, stream)
         bad = ['0x%04x: %#x, want %#x' % (o, b.rd(o), v)
                for o, v in sorted(want.items()) if b.rd(o) != v]
         replayed = int(b.status('igbvf_replayed') or -1) - replayed0
@@ -303,14 +318,7 @@ def inflight_resent(bdf_a, bdf_b):
             return False, ('precondition: the PF of %s acked with its interface '
                            'down' % bdf_a)
         inflight = a.status('igbvf_inflight')
-        fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
-        stream = read_all(fd)
-        os.close(fd)
-        fd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
-        os.write(fd, stream)
-        os.close(fd)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_STOP)
-        vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        resume(b, save(a))
         seen = [0]
         acked = b.mbx_wait(MBX_PFACK, seen) and b.mbx_wait(MBX_PFSTS, seen)
         reply = None
