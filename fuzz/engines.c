@@ -22,7 +22,8 @@
  * - a stream that loads gave every VRAM page a value and a register file;
  *   an edu state that loads has a factorial the device computes again;
  * - an igbvf state that loads has rings of whole descriptor blocks with
- *   head and tails inside, a device TX tail at its head, logged mailbox
+ *   head and tails inside, a device TX tail at its head unless the queue
+ *   is disabled, logged mailbox
  *   requests of their own type and length, at most IGBVF_VLANS 12-bit
  *   VLAN ids and pending mailbox bits only of those a read clears.
  */
@@ -285,7 +286,8 @@ static int load(struct model *m)
 		CHECK(!memcmp(again, m->igbvf_raw, IGBVF_STATE_LEN));
 		/* What the engine's load relies on. */
 		for (i = 0; i < IGBVF_QUEUES; i++) {
-			CHECK(g->q[i].tdt == g->q[i].tdh);
+			CHECK(g->q[i].tdt == g->q[i].tdh ||
+			      !(g->q[i].txdctl & IGBVF_QUEUE_ENABLE));
 			CHECK(g->q[i].rdlen <= IGBVF_RING_MAX &&
 			      g->q[i].tdlen <= IGBVF_RING_MAX);
 		}

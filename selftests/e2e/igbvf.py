@@ -211,6 +211,48 @@ def round_trip(bdf_a, bdf_b):
                 v.close()
 
 
+def tx_tail_of_disabled_queue(bdf_a, bdf_b):
+    """
+    A guest may write a TX tail to a queue it has not enabled: the device
+    transmits nothing and keeps that tail apart from the head.  A state
+    saved so must load: B reads A's TX head and tail of that queue (and
+    the queue stays disabled, so nothing is sent).
+    """
+    a = b = None
+    try:
+        a, b = VF(bdf_a), VF(bdf_b)
+        for off, val in RING_WRITES:
+            a.wr(off, val)
+        head = a.rd(txq(0, 0x10))
+        a.wr(txq(0, 0x18), head + 3)
+        want = (head, head + 3)
+        have = (a.rd(txq(0, 0x10)), a.rd(txq(0, 0x18)))
+        if have != want or a.rd(txq(0, 0x28)) & QUEUE_ENABLE:
+            return False, ('precondition: %s\'s TX queue 0 disabled with '
+                           'head/tail %s, reads %s' % (bdf_a, want, have))
+        stream = save(a)
+        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        for off, _ in RING_WRITES:
+            b.wr(off, 0)
+        try:
+            resume(b, stream)
+            verdict = 'loaded'
+        except OSError as e:
+            verdict = 'refused: %s' % errno.errorcode.get(e.errno, e.errno)
+        got = (b.rd(txq(0, 0x10)), b.rd(txq(0, 0x18)))
+        en = b.rd(txq(0, 0x28)) & QUEUE_ENABLE
+        return verdict == 'loaded' and got == want and not en, (
+            'head %d, tail %d on %s; the state %s on %s, which reads head '
+            '%d, tail %d, queue %s' % (want + (bdf_a, verdict, bdf_b) + got +
+                                       ('enabled' if en else 'disabled',)))
+    except OSError as e:
+        return False, 'uAPI step failed: %s' % e
+    finally:
+        for v in (a, b):
+            if v:
+                v.close()
+
+
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.dirname(
     os.path.realpath(__file__))), 'golden')
 

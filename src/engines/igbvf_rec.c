@@ -248,8 +248,10 @@ static bool igbvf_ring_ok(u32 len, u32 head, u32 tail)
  * @s: the state a stream staged
  *
  * Rings of whole descriptor blocks with head and tail inside them, a
- * device TX tail equal to its head (the device transmits inside the
- * write), logged messages of their own type and length, at most
+ * device TX tail equal to its head if the queue is enabled (the device
+ * transmits inside the write; a tail written to a disabled queue stays
+ * apart from the head, and load writes it with the queue disabled, so
+ * nothing is sent), logged messages of their own type and length, at most
  * IGBVF_VLANS VLAN ids of 12 bits, pending mailbox bits only of those a
  * read clears.
  *
@@ -265,7 +267,7 @@ int igbvf_state_check(const struct igbvf_state *s)
 		if (!igbvf_ring_ok(q->rdlen, q->rdh, q->rdt) ||
 		    !igbvf_ring_ok(q->tdlen, q->tdh, q->tdt) ||
 		    !igbvf_ring_ok(q->tdlen, q->tdh, q->tdt_guest) ||
-		    q->tdt != q->tdh)
+		    (q->tdt != q->tdh && q->txdctl & IGBVF_QUEUE_ENABLE))
 			return -LM_ECORRUPT;
 	}
 	if (s->mbx_pending & ~IGBVF_MBX_R2C || s->nvlan > IGBVF_VLANS)

@@ -74,8 +74,8 @@ struct igbvf_msg {
  * @tdbah: TX ring base (high)
  * @tdlen: TX ring length in bytes
  * @tdh: TX head
- * @tdt: TX tail as the device holds it (equal to @tdh: the device
- *	transmits inside the tail write)
+ * @tdt: TX tail as the device holds it (equal to @tdh while the queue
+ *	is enabled: the device transmits inside the tail write)
  * @tdt_guest: TX tail as the guest wrote it; differs from @tdt when the
  *	engine held a tail write while quiesced
  * @txdctl: TX queue control as the guest set it
