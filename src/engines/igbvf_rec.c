@@ -33,7 +33,7 @@ static u32 get(struct igbvf_cur *c)
 
 static void put_msg(struct igbvf_cur *c, const struct igbvf_msg *m)
 {
-	int i;
+	u32 i;
 
 	put(c, m->len);
 	for (i = 0; i < IGBVF_MBX_WORDS; i++)
@@ -87,7 +87,7 @@ u32 igbvf_msg_words(u32 w0)
 void igbvf_state_encode(u8 *p, const struct igbvf_state *s)
 {
 	struct igbvf_cur c = { .w = p };
-	int i;
+	u32 i;
 
 	for (i = 0; i < IGBVF_QUEUES; i++) {
 		const struct igbvf_queue *q = &s->q[i];
