@@ -615,10 +615,15 @@ static int livemig_stage_record(void *ctx, u16 type, const u8 *payload,
 				u32 len)
 {
 	struct livemig_device *ld = ctx;
+	const struct livemig_engine *e = ld->engine;
+	int ret;
 
 	if (type == LM_REC_IDENTITY)
 		return livemig_check_identity(ld, payload, len);
-	return ld->engine->stage(ld, type, payload, len);
+	ret = e->stage(ld, type, payload, len);
+	if (ret || !e->preflight)
+		return ret;
+	return livemig_hw_call(ld, "preflight", e->preflight(ld, type));
 }
 
 static ssize_t livemig_file_write(struct file *filp, const char __user *buf,

@@ -154,6 +154,16 @@ enum livemig_save_phase {
  * @stage: one validated record of a resuming stream: check it and keep
  *	it in engine memory.  Must not touch the device.  Return 0,
  *	-EBADMSG (malformed) or -EPROTO (incompatible).
+ * @preflight: resuming, right after @stage kept a record of @type: ask
+ *	the device (or what stands behind it, e.g. a VF's PF) whether it can
+ *	take what is staged so far, when the answer depends on more than
+ *	the bytes.  Runs inside livemig_hw_begin(), while the source may
+ *	still be running (PRE_COPY data, which QEMU with switchover-ack
+ *	loads before it stops the source), so a refusal here fails the
+ *	migration before the downtime.  Return 0, -EPROTO (this device
+ *	cannot take the state) or another negative errno; write() on the
+ *	data FD returns it and the stream stays rejected.  May leave the
+ *	device changed: @load follows, or the user resets it.
  * @load: RESUMING -> STOP after the whole stream validated: apply the
  *	staged state to the device without raising an interrupt or starting
  *	DMA; defer those to @unquiesce.  An error puts the device in ERROR.
@@ -179,8 +189,8 @@ enum livemig_save_phase {
  *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
  * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
- * @start, @identity, @save, @load, @reset and @dirty_sync run inside
- * livemig_hw_begin(); the others must not touch the device.
+ * @start, @identity, @save, @preflight, @load, @reset and @dirty_sync run
+ * inside livemig_hw_begin(); the others must not touch the device.
  */
 struct livemig_engine {
 	const char *name;
@@ -223,6 +233,7 @@ struct livemig_engine {
 	int (*resume_begin)(struct livemig_device *ld);
 	int (*stage)(struct livemig_device *ld, u16 type,
 		     const u8 *payload, u32 len);
+	int (*preflight)(struct livemig_device *ld, u16 type);
 	int (*load)(struct livemig_device *ld);
 	void (*resume_end)(struct livemig_device *ld);
 
