@@ -12,6 +12,7 @@ never DMA.
 import errno
 import fcntl
 import os
+import re
 import struct
 import subprocess
 import threading
@@ -332,6 +333,108 @@ def golden_resumes(bdf_a, bdf_b, save_dir=None):
 def pf_netdev(vf_bdf):
     pf = os.path.realpath('/sys/bus/pci/devices/%s/physfn' % vf_bdf)
     return os.listdir(os.path.join(pf, 'net'))[0]
+
+
+def vf_index(vf_bdf):
+    """@vf_bdf's number among its PF's VFs (the N of virtfnN)."""
+    pf = '/sys/bus/pci/devices/%s/physfn' % vf_bdf
+    for n in os.listdir(pf):
+        if n.startswith('virtfn') and os.path.basename(
+                os.path.realpath(os.path.join(pf, n))) == vf_bdf:
+            return int(n[len('virtfn'):])
+    raise OSError(errno.ENOENT, 'no virtfn link to %s' % vf_bdf)
+
+
+def admin_mac(vf_bdf, mac=None):
+    """
+    The MAC @vf_bdf's PF gives it (`ip link show PF`, its vf line); with
+    @mac, set it first as an administrator does (`ip link set PF vf N mac
+    MAC`: the igb PF then refuses the VF's own SET_MAC_ADDR).
+    """
+    dev, n = pf_netdev(vf_bdf), vf_index(vf_bdf)
+    if mac:
+        subprocess.run(['ip', 'link', 'set', dev, 'vf', str(n), 'mac', mac],
+                       check=True)
+    out = subprocess.run(['ip', 'link', 'show', dev], check=True,
+                         capture_output=True, text=True).stdout
+    m = re.search(r'^\s*vf %d\b.*?link/ether ([0-9a-f:]{17})' % n, out,
+                  re.M)
+    return m.group(1) if m else None
+
+
+def read_precopy(fd):
+    """What a PRE_COPY data fd has now: read until it says ENOMSG."""
+    out = bytearray()
+    while True:
+        try:
+            b = os.read(fd, 65536)
+        except OSError as e:
+            if e.errno == errno.ENOMSG:
+                return bytes(out)
+            raise
+        if not b:
+            return bytes(out)
+        out += b
+
+
+def mac_refused_before_downtime(bdf_a, bdf_b, other='52:54:00:0e:e0:01'):
+    """
+    B's PF has an administratively set MAC for B other than the one A's
+    PF gave A (which A's guest read in the VF_RESET reply): B's PF will
+    refuse A's MAC, so B cannot take A's state.  B must say so while A is
+    still in PRE_COPY (its VM running: QEMU loads PRE_COPY data on the
+    destination as it arrives and, with switchover-ack, stops the source
+    only after that), i.e. the write of A's first PRE_COPY bytes fails
+    with EPROTO, not the later RESUMING -> STOP after the downtime.  A
+    then returns to RUNNING.  B's MAC is set back afterwards.
+    """
+    a = b = None
+    sfd = rfd = -1
+    old = None
+    try:
+        old = admin_mac(bdf_b)
+        if admin_mac(bdf_b, other) != other:
+            return False, 'precondition: could not set %s on %s' % (other,
+                                                                   bdf_b)
+        a, b = VF(bdf_a), VF(bdf_b)
+        reply = a.request([MSG_RESET], 3)
+        if not reply or not reply[0] & MSG_ACK:
+            return False, 'VF_RESET through %s: reply %s' % (bdf_a, reply)
+        mac_a = ':'.join('%02x' % x for x in struct.pack(
+            '<IH', reply[1], reply[2] & 0xffff))
+        if mac_a == other:
+            return False, 'precondition: %s already has %s' % (bdf_a, other)
+        sfd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_PRE_COPY)
+        first = read_precopy(sfd)
+        rfd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
+        try:
+            os.write(rfd, first)
+            verdict = 'written'
+        except OSError as e:
+            verdict = errno.errorcode.get(e.errno, str(e.errno))
+        os.close(rfd)
+        rfd = -1
+        os.close(sfd)
+        sfd = -1
+        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
+        st = vfio.get_mig_state(a.dfd)
+        ok = verdict == 'EPROTO' and st == vfio.VFIO_DEVICE_STATE_RUNNING
+        return ok, ('A (%s) has %s, B\'s PF gives %s %s: the write of A\'s '
+                    '%d PRE_COPY bytes to B: %s (want EPROTO); A back to '
+                    'state %d (RUNNING is %d)' % (
+                        bdf_a, mac_a, bdf_b, other, len(first), verdict, st,
+                        vfio.VFIO_DEVICE_STATE_RUNNING))
+    except (OSError, subprocess.CalledProcessError) as e:
+        return False, 'step failed: %s' % e
+    finally:
+        for fd in (sfd, rfd):
+            if fd >= 0:
+                os.close(fd)
+        for v in (a, b):
+            if v:
+                v.close()
+        if old:
+            admin_mac(bdf_b, old)
 
 
 def inflight_resent(bdf_a, bdf_b):

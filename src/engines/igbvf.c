@@ -42,7 +42,10 @@
  * The destination VF must end up with the source's: if the destination's
  * PF answers VF_RESET with another one, the engine asks for the source's
  * with SET_MAC_ADDR, and a PF that refuses (an administratively set MAC)
- * fails the load with -EPROTO: the migration fails, the source runs on.
+ * cannot take the state.  The engine asks as soon as the first STATE
+ * arrives (->preflight, PRE_COPY's data while the source still runs), so
+ * that write() fails with -EPROTO and the migration fails before the
+ * downtime; load asks again for what the last STATE says.
  *
  * Limits: the engine does not track the VF's DMA (RX buffers, descriptor
  * write-back), so it offers no DMA logging; QEMU needs
@@ -205,6 +208,8 @@ struct igbvf_dev {
 	bool staged_valid;
 	struct igbvf_state last;
 	u32 mbx_seen;
+	bool mac_checked;
+	unsigned long sent;
 	unsigned long replayed;
 };
 
@@ -232,8 +237,11 @@ static bool igbvf_stopped(struct livemig_device *ld)
 
 static bool igbvf_match(struct pci_dev *pdev)
 {
-	/* The engine reaches the PF through the VF's mailbox only. */
-	return pdev->is_virtfn;
+	/*
+	 * The engine reaches the PF through the VF's mailbox only, and
+	 * migrates the three vectors of the 82576's VF.
+	 */
+	return pdev->is_virtfn && pci_msix_vec_count(pdev) == IGBVF_VECTORS;
 }
 
 static int igbvf_open(struct livemig_device *ld)
@@ -573,7 +581,7 @@ static int igbvf_mbx_call(struct livemig_device *ld, const struct igbvf_msg *m,
 		ret = igbvf_rd(ld, IGBVF_MBMEM + 4 * i, &reply[i]);
 	ret = ret ?: igbvf_wr(ld, IGBVF_MBX, IGBVF_MBX_ACK);
 	if (!ret)
-		iv->replayed++;
+		iv->sent++;
 	return ret;
 }
 
@@ -595,16 +603,25 @@ static int igbvf_mbx_request(struct livemig_device *ld,
 	return 0;
 }
 
-/* VF_RESET through the PF, then the source's MAC and filters. */
-static int igbvf_recreate_pf_side(struct livemig_device *ld,
-				  const struct igbvf_state *s)
+/*
+ * VF_RESET through the PF (what an earlier life of this VF left in its
+ * mailbox is not ours), then the MAC the guest knows: the one it set
+ * itself, else the one the source's PF gave it, if this PF gave another.
+ * -EPROTO if the PF refuses that MAC.
+ */
+static int igbvf_claim_mac(struct livemig_device *ld,
+			   const struct igbvf_state *s)
 {
+	struct igbvf_dev *iv = livemig_priv(ld);
 	struct igbvf_msg m = { .len = 1, .w = { IGBVF_MSG_RESET } };
-	u32 reply[3], i;
+	const struct igbvf_msg *want = &s->set_mac;
+	u32 reply[3];
 	u8 mac[6];
 	int ret;
 
-	ret = igbvf_mbx_call(ld, &m, reply, 3);
+	iv->mbx_seen = 0;
+	ret = igbvf_rd(ld, IGBVF_MBX, &reply[0]);
+	ret = ret ?: igbvf_mbx_call(ld, &m, reply, 3);
 	if (ret) {
 		pci_warn(livemig_pdev(ld),
 			 "livemig: igbvf: the PF did not answer VF_RESET (%d); is its interface up?\n",
@@ -617,29 +634,45 @@ static int igbvf_recreate_pf_side(struct livemig_device *ld,
 	memcpy(mac, &reply[1], 4);
 	mac[4] = reply[2];
 	mac[5] = reply[2] >> 8;
-	if (s->mac_valid && !s->set_mac.len && memcmp(mac, s->mac, 6)) {
+	if (!want->len && s->mac_valid && memcmp(mac, s->mac, 6)) {
 		m.len = 3;
 		m.w[0] = IGBVF_MSG_SET_MAC;
 		memcpy(&m.w[1], s->mac, 4);
 		m.w[2] = s->mac[4] | s->mac[5] << 8;
-		ret = igbvf_mbx_request(ld, &m);
-		if (ret) {
-			pci_warn(livemig_pdev(ld),
-				 "livemig: igbvf: the PF gives this VF %pM and refuses the source's %pM\n",
-				 mac, s->mac);
-			return -EPROTO;
-		}
+		want = &m;
 	}
-	ret = igbvf_mbx_request(ld, &s->set_mac);
+	ret = igbvf_mbx_request(ld, want);
+	if (ret == -EPROTO) {
+		memcpy(mac, &want->w[1], 4);
+		mac[4] = want->w[2];
+		mac[5] = want->w[2] >> 8;
+		pci_warn(livemig_pdev(ld),
+			 "livemig: igbvf: the PF refuses this VF the MAC %pM its guest has\n",
+			 mac);
+	}
+	return ret;
+}
+
+/* The PF side as the source's guest left it: MAC, then its filters. */
+static int igbvf_recreate_pf_side(struct livemig_device *ld,
+				  const struct igbvf_state *s)
+{
+	struct igbvf_dev *iv = livemig_priv(ld);
+	struct igbvf_msg m = { .len = 2 };
+	unsigned long sent = iv->sent;
+	u32 i;
+	int ret;
+
+	ret = igbvf_claim_mac(ld, s);
 	ret = ret ?: igbvf_mbx_request(ld, &s->set_lpe);
 	ret = ret ?: igbvf_mbx_request(ld, &s->set_mc);
 	ret = ret ?: igbvf_mbx_request(ld, &s->set_promisc);
 	for (i = 0; i < s->nvlan && !ret; i++) {
-		m.len = 2;
 		m.w[0] = IGBVF_MSG_SET_VLAN | IGBVF_VLAN_ADD;
 		m.w[1] = s->vlan[i];
 		ret = igbvf_mbx_request(ld, &m);
 	}
+	iv->replayed += iv->sent - sent;
 	return ret;
 }
 
@@ -685,17 +718,25 @@ static int igbvf_unquiesce(struct livemig_device *ld)
 
 /* --- save -------------------------------------------------------------- */
 
+/*
+ * Compatibility data: the PF model (the PF side is re-created through its
+ * driver's mailbox protocol), the VF's id, its queue pairs (fixed by the
+ * 82576's VF register layout) and its MSI-X vectors as the function
+ * reports them.  How many VFs the PF enabled changes neither on the
+ * 82576, so it is not part of it.
+ */
 static int igbvf_identity(struct livemig_device *ld, u8 *blob, u32 max)
 {
 	struct pci_dev *pdev = livemig_pdev(ld), *pf = pci_physfn(pdev);
+	int vectors = pci_msix_vec_count(pdev);
 
-	if (max < IGBVF_IDENTITY_LEN)
+	if (max < IGBVF_IDENTITY_LEN || vectors < 0)
 		return -EINVAL;
 	memset(blob, 0, IGBVF_IDENTITY_LEN);
 	lm_put32(blob, (u32)pf->vendor << 16 | pf->device);
 	lm_put32(blob + 4, (u32)pdev->vendor << 16 | pdev->device);
 	lm_put32(blob + 8, IGBVF_QUEUES);
-	lm_put32(blob + 12, IGBVF_VECTORS);
+	lm_put32(blob + 12, vectors);
 	return IGBVF_IDENTITY_LEN;
 }
 
@@ -811,6 +852,7 @@ static int igbvf_resume_begin(struct livemig_device *ld)
 	struct igbvf_dev *iv = livemig_priv(ld);
 
 	iv->staged_valid = false;
+	iv->mac_checked = false;
 	return 0;
 }
 
@@ -827,6 +869,26 @@ static int igbvf_stage(struct livemig_device *ld, u16 type, const u8 *p,
 		return ret;
 	iv->staged_valid = true;
 	return 0;
+}
+
+/*
+ * A STATE was staged: ask this VF's PF now whether it gives the VF the
+ * MAC the guest knows, the first time a STATE says which.  That STATE is
+ * PRE_COPY's first (the source still runs; with switchover-ack QEMU
+ * stops it only after the destination took that data), so a PF that
+ * refuses fails the migration before the downtime instead of at load.
+ * Load re-creates the whole PF side from the last STATE anyway.
+ */
+static int igbvf_preflight(struct livemig_device *ld, u16 type)
+{
+	struct igbvf_dev *iv = livemig_priv(ld);
+	const struct igbvf_state *s = &iv->staged;
+
+	if (iv->mac_checked || !iv->staged_valid ||
+	    (!s->mac_valid && !s->set_mac.len))
+		return 0;
+	iv->mac_checked = true;
+	return igbvf_claim_mac(ld, s);
 }
 
 /* The queue registers, with both queues disabled (enables wait for RUNNING). */
@@ -863,10 +925,7 @@ static int igbvf_load(struct livemig_device *ld)
 	ret = igbvf_state_check(s);
 	if (ret)
 		return ret;
-	/* What an earlier life of this VF left for its driver is not ours. */
-	iv->mbx_seen = 0;
-	ret = igbvf_rd(ld, IGBVF_MBX, &v);
-	ret = ret ?: igbvf_recreate_pf_side(ld, s);
+	ret = igbvf_recreate_pf_side(ld, s);
 	ret = ret ?: igbvf_load_queues(ld, s);
 	for (i = 0; i < IGBVF_VECTORS && !ret; i++)
 		ret = igbvf_wr(ld, IGBVF_EITR(i), s->eitr[i]);
@@ -966,6 +1025,7 @@ const struct livemig_engine igbvf_engine = {
 	.check_identity = igbvf_check_identity,
 	.resume_begin = igbvf_resume_begin,
 	.stage = igbvf_stage,
+	.preflight = igbvf_preflight,
 	.load = igbvf_load,
 	.resume_end = igbvf_resume_end,
 	.reset_done = igbvf_reset_done,
