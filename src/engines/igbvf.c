@@ -184,7 +184,11 @@ static const u32 igbvf_stat_regs[IGBVF_STATS] = {
  * @staged_valid: @staged holds a STATE record
  * @last: the snapshot last emitted in the current saving session
  * @mbx_seen: read-to-clear bits the engine's own mailbox exchange saw
- * @replayed: requests the engine sent the PF since the device was opened
+ * @mac_checked: this resuming session's preflight asked the PF for the MAC
+ * @sent: requests the engine sent the PF and the PF answered, preflight's
+ *	included
+ * @replayed: requests load and unquiesce sent the PF since the device was
+ *	opened
  */
 struct igbvf_dev {
 	bool quiesced;
