@@ -212,6 +212,61 @@ def round_trip(bdf_a, bdf_b):
                 v.close()
 
 
+def precopy_follows_the_guest(bdf_a, bdf_b):
+    """
+    PRE_COPY on a VF, what migration_precopy_test's edu fixtures check on
+    edu: PRECOPY_INFO reports initial bytes that drain as they are read;
+    an idle VF then has nothing dirty and read() says ENOMSG; an RX tail
+    the guest writes in PRE_COPY makes it report dirty bytes, which a read
+    drains; MIG_DATA_SIZE covers what STOP_COPY then produces; and B,
+    resumed from the whole stream, reads the tail written in PRE_COPY.
+    """
+    a = b = None
+    fd = -1
+    tail = rxq(1, 0x18)
+    try:
+        a, b = VF(bdf_a), VF(bdf_b)
+        for off, val in RING_WRITES:
+            a.wr(off, val)
+            b.wr(off, 0)
+        fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_PRE_COPY)
+        init0 = vfio.precopy_info(fd)
+        first = read_precopy(fd)
+        idle = vfio.precopy_info(fd)
+        empty = read_precopy(fd)
+        new = a.rd(tail) + 7
+        a.wr(tail, new)
+        dirty = vfio.precopy_info(fd)
+        more = read_precopy(fd)
+        drained = vfio.precopy_info(fd)
+        size = vfio.mig_data_size(a.dfd)
+        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+        rest = read_all(fd)
+        os.close(fd)
+        fd = -1
+        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+        resume(b, first + more + rest)
+        got = b.rd(tail)
+        ok = init0[0] > 0 and len(first) >= init0[0] and \
+            idle == (0, 0) and not empty and dirty[1] > 0 and \
+            len(more) >= dirty[1] and drained == (0, 0) and \
+            size >= len(rest) > 0 and got == new
+        return ok, ('PRECOPY_INFO (initial, dirty): %s, %d bytes read, then '
+                    '%s and %d more; after the guest wrote RDT1=%d: %s, %d '
+                    'bytes read, then %s; MIG_DATA_SIZE %d, STOP_COPY %d '
+                    'bytes; %s reads RDT1=%d' % (
+                        init0, len(first), idle, len(empty), new, dirty,
+                        len(more), drained, size, len(rest), bdf_b, got))
+    except OSError as e:
+        return False, 'uAPI step failed: %s' % e
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        for v in (a, b):
+            if v:
+                v.close()
+
+
 def tx_tail_of_disabled_queue(bdf_a, bdf_b):
     """
     A guest may write a TX tail to a queue it has not enabled: the device

@@ -35,6 +35,7 @@ VFIO_GROUP_SET_CONTAINER = _vfio_io(4)
 VFIO_GROUP_GET_DEVICE_FD = _vfio_io(6)
 VFIO_DEVICE_GET_REGION_INFO = _vfio_io(8)
 VFIO_DEVICE_RESET = _vfio_io(11)
+VFIO_MIG_GET_PRECOPY_INFO = _vfio_io(21)
 VFIO_DEVICE_FEATURE = _vfio_io(17)
 VFIO_TYPE1v2_IOMMU = 3
 VFIO_GROUP_FLAGS_VIABLE = 1
@@ -43,6 +44,7 @@ VFIO_DEVICE_FEATURE_PROBE = 1 << 18
 VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6
 VFIO_DEVICE_FEATURE_GET = 1 << 16
 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2
+VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9
 VFIO_DEVICE_STATE_ERROR = 0
 VFIO_DEVICE_STATE_STOP = 1
 VFIO_DEVICE_STATE_RUNNING = 2
@@ -56,6 +58,8 @@ VFIO_MIG_STATE_SIZE = 8
 VFIO_GROUP_STATUS_SIZE = 8
 VFIO_DEVICE_FEATURE_SIZE = 8
 VFIO_DMA_LOGGING_CONTROL_SIZE = 24
+VFIO_PRECOPY_INFO_SIZE = 24
+VFIO_MIG_DATA_SIZE_SIZE = 8
 
 # Each constant above and the C expression it mirrors.
 C_MIRROR = {
@@ -66,6 +70,11 @@ C_MIRROR = {
     'VFIO_DEVICE_FEATURE': 'VFIO_DEVICE_FEATURE',
     'VFIO_DEVICE_GET_REGION_INFO': 'VFIO_DEVICE_GET_REGION_INFO',
     'VFIO_DEVICE_RESET': 'VFIO_DEVICE_RESET',
+    'VFIO_MIG_GET_PRECOPY_INFO': 'VFIO_MIG_GET_PRECOPY_INFO',
+    'VFIO_DEVICE_FEATURE_MIG_DATA_SIZE': 'VFIO_DEVICE_FEATURE_MIG_DATA_SIZE',
+    'VFIO_PRECOPY_INFO_SIZE': 'sizeof(struct vfio_precopy_info)',
+    'VFIO_MIG_DATA_SIZE_SIZE':
+        'sizeof(struct vfio_device_feature_mig_data_size)',
     'VFIO_DEVICE_FEATURE_GET': 'VFIO_DEVICE_FEATURE_GET',
     'VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE':
         'VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE',
@@ -159,6 +168,23 @@ def set_mig_state(dfd, state):
                                 state, -1))
     fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
     return struct.unpack('=IIIi', arg)[3]
+
+
+def precopy_info(fd):
+    """VFIO_MIG_GET_PRECOPY_INFO on a PRE_COPY data fd: (initial, dirty)."""
+    arg = bytearray(struct.pack('=IIQQ', VFIO_PRECOPY_INFO_SIZE, 0, 0, 0))
+    fcntl.ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, arg)
+    return struct.unpack('=IIQQ', arg)[2:]
+
+
+def mig_data_size(dfd):
+    """VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: the stop_copy_length estimate."""
+    arg = bytearray(struct.pack('=IIQ', VFIO_DEVICE_FEATURE_SIZE +
+                                VFIO_MIG_DATA_SIZE_SIZE,
+                                VFIO_DEVICE_FEATURE_GET |
+                                VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, 0))
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
+    return struct.unpack('=IIQ', arg)[2]
 
 
 def get_mig_state(dfd):
