@@ -9,8 +9,10 @@ Each check returns (passed, what); none enables a queue, so the VFs
 never DMA.
 """
 
+import contextlib
 import errno
 import fcntl
+import functools
 import os
 import re
 import struct
@@ -166,6 +168,31 @@ def read_all(fd):
         out += b
 
 
+@contextlib.contextmanager
+def vf_pair(bdf_a, bdf_b):
+    """VFs A and B opened through vfio, closed when the block ends."""
+    opened = []
+    try:
+        opened.append(VF(bdf_a))
+        opened.append(VF(bdf_b))
+        yield opened
+    finally:
+        for v in opened:
+            v.close()
+
+
+def uapi_check(fn):
+    """A check whose uAPI step raised OSError failed at that step."""
+    @functools.wraps(fn)
+    def check(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OSError as e:
+            return False, 'uAPI step failed: %s' % e
+    return check
+
+
+@uapi_check
 def round_trip(bdf_a, bdf_b):
     """
     Program VF A as a guest would (VF_RESET and a VLAN through the
@@ -175,9 +202,7 @@ def round_trip(bdf_a, bdf_b):
     the VLAN to B's PF, which acked them (a refused request fails the
     load).
     """
-    a = b = None
-    try:
-        a, b = VF(bdf_a), VF(bdf_b)
+    with vf_pair(bdf_a, bdf_b) as (a, b):
         why = program(a)
         if why:
             return False, why
@@ -204,14 +229,9 @@ def round_trip(bdf_a, bdf_b):
                         'as on %s' % bdf_a if not bad else
                         'differ: ' + ', '.join(bad[:4]), bdf_b, replayed,
                         vlans))
-    except OSError as e:
-        return False, 'uAPI step failed: %s' % e
-    finally:
-        for v in (a, b):
-            if v:
-                v.close()
 
 
+@uapi_check
 def precopy_follows_the_guest(bdf_a, bdf_b):
     """
     PRE_COPY on a VF, what migration_precopy_test's edu fixtures check on
@@ -221,52 +241,48 @@ def precopy_follows_the_guest(bdf_a, bdf_b):
     drains; MIG_DATA_SIZE covers what STOP_COPY then produces; and B,
     resumed from the whole stream, reads the tail written in PRE_COPY.
     """
-    a = b = None
-    fd = -1
     tail = rxq(1, 0x18)
-    try:
-        a, b = VF(bdf_a), VF(bdf_b)
+    with vf_pair(bdf_a, bdf_b) as (a, b):
         for off, val in RING_WRITES:
             a.wr(off, val)
             b.wr(off, 0)
         fd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_PRE_COPY)
-        init0 = vfio.precopy_info(fd)
-        first = read_precopy(fd)
-        idle = vfio.precopy_info(fd)
-        empty = read_precopy(fd)
-        new = a.rd(tail) + 7
-        a.wr(tail, new)
-        dirty = vfio.precopy_info(fd)
-        more = read_precopy(fd)
-        drained = vfio.precopy_info(fd)
-        size = vfio.mig_data_size(a.dfd)
-        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
-        rest = read_all(fd)
-        os.close(fd)
-        fd = -1
-        vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
-        resume(b, first + more + rest)
-        got = b.rd(tail)
-        ok = init0[0] > 0 and len(first) >= init0[0] and \
-            idle == (0, 0) and not empty and dirty[1] > 0 and \
-            len(more) >= dirty[1] and drained == (0, 0) and \
-            size >= len(rest) > 0 and got == new
-        return ok, ('PRECOPY_INFO (initial, dirty): %s, %d bytes read, then '
-                    '%s and %d more; after the guest wrote RDT1=%d: %s, %d '
-                    'bytes read, then %s; MIG_DATA_SIZE %d, STOP_COPY %d '
-                    'bytes; %s reads RDT1=%d' % (
-                        init0, len(first), idle, len(empty), new, dirty,
-                        len(more), drained, size, len(rest), bdf_b, got))
-    except OSError as e:
-        return False, 'uAPI step failed: %s' % e
-    finally:
-        if fd >= 0:
+        try:
+            return precopy_steps(a, b, fd, tail)
+        finally:
             os.close(fd)
-        for v in (a, b):
-            if v:
-                v.close()
 
 
+def precopy_steps(a, b, fd, tail):
+    """precopy_follows_the_guest() on open VFs, @fd A's PRE_COPY data fd."""
+    init0 = vfio.precopy_info(fd)
+    first = read_precopy(fd)
+    idle = vfio.precopy_info(fd)
+    empty = read_precopy(fd)
+    new = a.rd(tail) + 7
+    a.wr(tail, new)
+    dirty = vfio.precopy_info(fd)
+    more = read_precopy(fd)
+    drained = vfio.precopy_info(fd)
+    size = vfio.mig_data_size(a.dfd)
+    vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
+    rest = read_all(fd)
+    vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP)
+    resume(b, first + more + rest)
+    got = b.rd(tail)
+    ok = init0[0] > 0 and len(first) >= init0[0] and \
+        idle == (0, 0) and not empty and dirty[1] > 0 and \
+        len(more) >= dirty[1] and drained == (0, 0) and \
+        size >= len(rest) > 0 and got == new
+    return ok, ('PRECOPY_INFO (initial, dirty): %s, %d bytes read, then '
+                '%s and %d more; after the guest wrote RDT1=%d: %s, %d '
+                'bytes read, then %s; MIG_DATA_SIZE %d, STOP_COPY %d '
+                'bytes; %s reads RDT1=%d' % (
+                    init0, len(first), idle, len(empty), new, dirty,
+                    len(more), drained, size, len(rest), b.bdf, got))
+
+
+@uapi_check
 def tx_tail_of_disabled_queue(bdf_a, bdf_b):
     """
     A guest may write a TX tail to a queue it has not enabled: the device
@@ -274,9 +290,7 @@ def tx_tail_of_disabled_queue(bdf_a, bdf_b):
     saved so must load: B reads A's TX head and tail of that queue (and
     the queue stays disabled, so nothing is sent).
     """
-    a = b = None
-    try:
-        a, b = VF(bdf_a), VF(bdf_b)
+    with vf_pair(bdf_a, bdf_b) as (a, b):
         for off, val in RING_WRITES:
             a.wr(off, val)
         head = a.rd(txq(0, 0x10))
@@ -301,12 +315,6 @@ def tx_tail_of_disabled_queue(bdf_a, bdf_b):
             'head %d, tail %d on %s; the state %s on %s, which reads head '
             '%d, tail %d, queue %s' % (want + (bdf_a, verdict, bdf_b) + got +
                                        ('enabled' if en else 'disabled',)))
-    except OSError as e:
-        return False, 'uAPI step failed: %s' % e
-    finally:
-        for v in (a, b):
-            if v:
-                v.close()
 
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.dirname(
