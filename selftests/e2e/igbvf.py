@@ -159,10 +159,19 @@ def resume(b, stream):
     vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RUNNING)
 
 
-def read_all(fd):
+def read_all(fd, precopy=False):
+    """
+    Read @fd to its end; with @precopy (a PRE_COPY data fd), to the
+    temporary end too, where read() says ENOMSG: what the fd has now.
+    """
     out = bytearray()
     while True:
-        b = os.read(fd, 65536)
+        try:
+            b = os.read(fd, 65536)
+        except OSError as e:
+            if precopy and e.errno == errno.ENOMSG:
+                return bytes(out)
+            raise
         if not b:
             return bytes(out)
         out += b
@@ -256,13 +265,13 @@ def precopy_follows_the_guest(bdf_a, bdf_b):
 def precopy_steps(a, b, fd, tail):
     """precopy_follows_the_guest() on open VFs, @fd A's PRE_COPY data fd."""
     init0 = vfio.precopy_info(fd)
-    first = read_precopy(fd)
+    first = read_all(fd, precopy=True)
     idle = vfio.precopy_info(fd)
-    empty = read_precopy(fd)
+    empty = read_all(fd, precopy=True)
     new = a.rd(tail) + 7
     a.wr(tail, new)
     dirty = vfio.precopy_info(fd)
-    more = read_precopy(fd)
+    more = read_all(fd, precopy=True)
     drained = vfio.precopy_info(fd)
     size = vfio.mig_data_size(a.dfd)
     vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_STOP_COPY)
@@ -425,21 +434,6 @@ def admin_mac(vf_bdf, mac=None):
     return m.group(1) if m else None
 
 
-def read_precopy(fd):
-    """What a PRE_COPY data fd has now: read until it says ENOMSG."""
-    out = bytearray()
-    while True:
-        try:
-            b = os.read(fd, 65536)
-        except OSError as e:
-            if e.errno == errno.ENOMSG:
-                return bytes(out)
-            raise
-        if not b:
-            return bytes(out)
-        out += b
-
-
 def mac_refused_before_downtime(bdf_a, bdf_b, other='52:54:00:0e:e0:01'):
     """
     B's PF has an administratively set MAC for B other than the one A's
@@ -468,7 +462,7 @@ def mac_refused_before_downtime(bdf_a, bdf_b, other='52:54:00:0e:e0:01'):
         if mac_a == other:
             return False, 'precondition: %s already has %s' % (bdf_a, other)
         sfd = vfio.set_mig_state(a.dfd, vfio.VFIO_DEVICE_STATE_PRE_COPY)
-        first = read_precopy(sfd)
+        first = read_all(sfd, precopy=True)
         rfd = vfio.set_mig_state(b.dfd, vfio.VFIO_DEVICE_STATE_RESUMING)
         try:
             os.write(rfd, first)
