@@ -347,10 +347,14 @@ static int livemig_save_locked(struct livemig_file *migf,
  * Let the engine go on until @want bytes are unread or it has no more,
  * for about one save budget of work per call of this function: work that
  * emits nothing (zero pages, hashing) counts too.  Past the budget it
- * stops once anything is unread, or at once in PRE_COPY, where an empty
- * read is answered with ENOMSG while @more says there is still work (and
- * poll() says readable).  STOP_COPY must not read as ended: there it goes
- * on until something is produced, rescheduling between engine calls.
+ * stops once anything is unread; while nothing is, it goes on, one
+ * budget per ->save call (memory_lock is dropped between calls) and
+ * rescheduling in between, until the engine produces something or owes
+ * nothing.  An empty read() must not end the stream while the engine
+ * still owes data: not in STOP_COPY (0 would be its permanent end) and
+ * not in PRE_COPY either, whose temporary end (ENOMSG) the uAPI places
+ * where PRECOPY_INFO reads zero.  The work is bounded by the engine's
+ * state: a phase in progress runs to its end.
  */
 static void livemig_fill_locked(struct livemig_file *migf, size_t want)
 {
@@ -361,8 +365,7 @@ static void livemig_fill_locked(struct livemig_file *migf, size_t want)
 	while (migf->more && !migf->err &&
 	       migf->produced - migf->consumed < want) {
 		if (migf->spent - start >= LIVEMIG_SAVE_BUDGET &&
-		    (migf->produced > migf->consumed ||
-		     migf->precopy))
+		    migf->produced > migf->consumed)
 			break;
 		if (migf->spent != start)
 			cond_resched();
@@ -546,7 +549,11 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	 */
 	want = min_t(size_t, len, LIVEMIG_SAVE_BUDGET);
 	livemig_fill_locked(migf, want);
-	/* At the end of what was produced: look for changes first. */
+	/*
+	 * At the end of what was produced: look for changes first.  ENOMSG
+	 * only once a DIRTY pass started here ran to its end with nothing
+	 * to send.
+	 */
 	if (migf->produced == migf->consumed && !migf->more &&
 	    migf->precopy) {
 		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
