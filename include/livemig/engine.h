@@ -122,7 +122,12 @@ enum livemig_save_phase {
  *	emits nothing (a zero page folded into a ZERO range) is charged
  *	with livemig_save_charge(), so that livemig_save_full() bounds it
  *	too: a call must not walk all of a large device's state because
- *	none of it needed sending.
+ *	none of it needed sending.  While nothing is unread the core calls
+ *	again (memory_lock dropped in between) until something is emitted
+ *	or the phase completes: a PRE_COPY read answers ENOMSG only after a
+ *	DIRTY phase ran to its end with nothing to send, so a DIRTY phase
+ *	must end (it looks at the changes known when it started, not at
+ *	those made while it runs).
  * @save_end: the saving session ended; free what @save_begin set up.
  *	Also called when @save_begin failed.
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
