@@ -5,14 +5,17 @@ vfio, driven the way a guest's VF driver drives them (register writes,
 VF<->PF mailbox requests) and migrated by hand through the uAPI.  Used by
 scripts/e2e-igbvf --lifecycle (selftests/suites.d/igbvf-migrate).
 
-Each check returns (passed, what); none enables a queue, so the VFs
-never DMA.
+Each check returns (passed, what); only dma_logging_follows_rx() enables
+a queue (RX, into memory it maps for the VF), the others never let the
+VFs DMA.
 """
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import functools
+import mmap
 import os
 import re
 import struct
@@ -111,6 +114,13 @@ class VF:
         except OSError:
             pass
         return None
+
+    def bus_master(self, on):
+        """Set or clear Bus Master Enable in the VF's command register."""
+        cfg = vfio.region_offset(self.dfd, vfio.VFIO_PCI_CONFIG_REGION_INDEX)
+        cmd = struct.unpack('<H', os.pread(self.dfd, 2, cfg + 4))[0]
+        cmd = cmd | 4 if on else cmd & ~4
+        os.pwrite(self.dfd, struct.pack('<H', cmd), cfg + 4)
 
     def close(self):
         for fd in reversed(self.fds):
@@ -571,6 +581,140 @@ def reset_drops_shadows(bdf):
     finally:
         if v:
             v.close()
+
+
+# DMA logging of a VF that receives: one MiB of memory mapped for it, an
+# 8-slot RX ring on its first page and a 2 KiB buffer per slot, slot i's
+# on page BUF_PAGE + 4 * i (slots 4-7 written in the ring, not posted).
+LOG_IOVA, LOG_SIZE, LOG_PAGE = 0x10000000, 1 << 20, 4096
+RX_SLOTS, BUF_PAGE = 8, 16
+SRRCTL_2K_ADV_DROP = 2 | (1 << 25) | (1 << 31)
+RXD_DD = 1
+
+
+def _buf_page(slot):
+    return BUF_PAGE + 4 * slot
+
+
+def _peer_send(data, timeout=30):
+    """Send @data in a UDP datagram from the rig's peer to the VF's IP."""
+    code = ('import socket,sys; s = socket.socket(socket.AF_INET, '
+            'socket.SOCK_DGRAM); s.sendto(bytes.fromhex(sys.argv[1]), '
+            '(sys.argv[2], 9))')
+    subprocess.run(['ip', 'netns', 'exec', os.environ['IGB_NS'], 'python3',
+                    '-c', code, data.hex(), os.environ['IGB_VF_IP']],
+                   check=True, timeout=timeout)
+
+
+def _wait_dd(mem, slot, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = struct.unpack_from('<I', mem, 16 * slot + 8)[0]
+        if st & RXD_DD:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def dma_logging_follows_rx(bdf):
+    """
+    DMA logging on a VF that really receives (the rig's peer sends it
+    datagrams): every report holds the RX ring's page and the buffers
+    posted to the VF, from the RDT write that posts them (the VF may fill
+    them any time); a buffer the VF filled is in the first report after
+    the fill and not in the next; nothing else is ever reported (the
+    buffers of ring slots written but not posted, untouched pages).  The
+    datagram must be in the buffer, so the DMA is real.  Returns
+    (passed, what), or (None, why) for a skip whose reason it checked.
+    """
+    can = vfio.kernel_has_iova_bitmap()
+    offered, why = vfio.probe_dma_logging(bdf)
+    if can is False:
+        if offered is False:
+            return None, ('this kernel cannot report DMA logging (no '
+                          'iova_bitmap_set) and the driver does not offer '
+                          'it (probe: %s)' % why)
+        return False, ('the kernel cannot report DMA logging, yet the probe '
+                       'answered %s (%s)' % (offered, why))
+    if not offered:
+        return False, 'the driver does not offer DMA logging: %s' % why
+    v = None
+    mem = None
+    mapped = logging = False
+    steps = []
+    try:
+        v = VF(bdf)
+        if v.request([MSG_RESET], 3) is None:
+            return False, 'precondition: the PF did not answer VF_RESET'
+        mem = mmap.mmap(-1, LOG_SIZE)
+        for s in range(RX_SLOTS):
+            struct.pack_into('<QQ', mem, 16 * s,
+                             LOG_IOVA + _buf_page(s) * LOG_PAGE, 0)
+        vaddr = ctypes.addressof(ctypes.c_char.from_buffer(mem))
+        vfio.map_dma(v.fds[0], vaddr, LOG_IOVA, LOG_SIZE)
+        mapped = True
+        v.bus_master(True)
+        for off, val in ((rxq(0, 0x28), 0), (rxq(0, 0x00), LOG_IOVA),
+                         (rxq(0, 0x04), 0), (rxq(0, 0x08), 16 * RX_SLOTS),
+                         (rxq(0, 0x0c), SRRCTL_2K_ADV_DROP),
+                         (rxq(0, 0x10), 0), (rxq(0, 0x18), 0),
+                         (rxq(0, 0x28), QUEUE_ENABLE)):
+            v.wr(off, val)
+        page = vfio.dma_log_start(v.dfd, LOG_IOVA, LOG_SIZE, LOG_PAGE)
+        logging = True
+
+        def report(what, want):
+            got = vfio.dma_log_report(v.dfd, LOG_IOVA, LOG_SIZE, LOG_PAGE)
+            steps.append((what, sorted(want), got))
+            return got == sorted(want)
+
+        posted = [0] + [_buf_page(s) for s in range(4)]
+        v.wr(rxq(0, 0x18), 4)
+        ok = report('4 slots posted', posted)
+        ok &= report('again, nothing received', posted)
+        tag = b'LMDMA-%s-' % bdf.encode() + bytes(range(64))
+        _peer_send(tag + b'1')
+        if not _wait_dd(mem, 0):
+            return False, ('precondition: no datagram in slot 0 after 20 s '
+                           '(RDH %d, ring %s); reports %s'
+                           % (v.rd(rxq(0, 0x10)), mem[:64].hex(), steps))
+        landed = tag + b'1' in mem[_buf_page(0) * LOG_PAGE:
+                                   _buf_page(0) * LOG_PAGE + 2048]
+        ok &= landed
+        ok &= report('slot 0 filled', posted)
+        ok &= report('slot 0 consumed', posted[:1] + posted[2:])
+        _peer_send(tag + b'2')
+        if not _wait_dd(mem, 1):
+            return False, 'precondition: no datagram in slot 1 after 20 s'
+        ok &= report('slot 1 filled', posted[:1] + posted[2:])
+        ok &= report('slot 1 consumed', posted[:1] + posted[3:])
+        v.wr(rxq(0, 0x18), 5)
+        ok &= report('slot 4 posted', posted[:1] + posted[3:] +
+                     [_buf_page(4)])
+        return ok, ('page size %d; datagram %s buffer 0; reports (what, '
+                    'expected pages, reported): %s; peeks %s, all %s'
+                    % (page, 'in' if landed else 'NOT in', steps,
+                       v.status('igbvf_dma_peeks'),
+                       v.status('igbvf_dma_all')))
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, 'step failed: %s; reports so far %s' % (e, steps)
+    finally:
+        if v:
+            try:
+                v.wr(rxq(0, 0x28), 0)
+                v.bus_master(False)
+                if logging:
+                    vfio.dma_log_stop(v.dfd)
+                if mapped:
+                    vfio.unmap_dma(v.fds[0], LOG_IOVA, LOG_SIZE)
+            except OSError:
+                pass
+            v.close()
+        if mem is not None:
+            try:
+                mem.close()
+            except BufferError:
+                pass
 
 
 def sriov_off_while_open(pf, bdf, timeout=120):

@@ -12,6 +12,7 @@ C expression each one must equal, and selftests/e2e/check-consts checks
 them (host suite e2e-consts of make check).
 """
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -30,6 +31,8 @@ def _vfio_io(nr):
 
 
 VFIO_SET_IOMMU = _vfio_io(2)
+VFIO_IOMMU_MAP_DMA = _vfio_io(13)
+VFIO_IOMMU_UNMAP_DMA = _vfio_io(14)
 VFIO_GROUP_GET_STATUS = _vfio_io(3)
 VFIO_GROUP_SET_CONTAINER = _vfio_io(4)
 VFIO_GROUP_GET_DEVICE_FD = _vfio_io(6)
@@ -38,10 +41,15 @@ VFIO_DEVICE_RESET = _vfio_io(11)
 VFIO_MIG_GET_PRECOPY_INFO = _vfio_io(21)
 VFIO_DEVICE_FEATURE = _vfio_io(17)
 VFIO_TYPE1v2_IOMMU = 3
+VFIO_PCI_CONFIG_REGION_INDEX = 7
 VFIO_GROUP_FLAGS_VIABLE = 1
 VFIO_DEVICE_FEATURE_SET = 1 << 17
 VFIO_DEVICE_FEATURE_PROBE = 1 << 18
 VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6
+VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP = 7
+VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT = 8
+VFIO_DMA_MAP_FLAG_READ = 1
+VFIO_DMA_MAP_FLAG_WRITE = 2
 VFIO_DEVICE_FEATURE_GET = 1 << 16
 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2
 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9
@@ -58,12 +66,30 @@ VFIO_MIG_STATE_SIZE = 8
 VFIO_GROUP_STATUS_SIZE = 8
 VFIO_DEVICE_FEATURE_SIZE = 8
 VFIO_DMA_LOGGING_CONTROL_SIZE = 24
+VFIO_DMA_LOGGING_RANGE_SIZE = 16
+VFIO_DMA_LOGGING_REPORT_SIZE = 32
+VFIO_DMA_MAP_SIZE = 32
+VFIO_DMA_UNMAP_SIZE = 24
 VFIO_PRECOPY_INFO_SIZE = 24
 VFIO_MIG_DATA_SIZE_SIZE = 8
 
 # Each constant above and the C expression it mirrors.
 C_MIRROR = {
     'VFIO_SET_IOMMU': 'VFIO_SET_IOMMU',
+    'VFIO_IOMMU_MAP_DMA': 'VFIO_IOMMU_MAP_DMA',
+    'VFIO_IOMMU_UNMAP_DMA': 'VFIO_IOMMU_UNMAP_DMA',
+    'VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP':
+        'VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP',
+    'VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT':
+        'VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT',
+    'VFIO_DMA_MAP_FLAG_READ': 'VFIO_DMA_MAP_FLAG_READ',
+    'VFIO_DMA_MAP_FLAG_WRITE': 'VFIO_DMA_MAP_FLAG_WRITE',
+    'VFIO_DMA_LOGGING_RANGE_SIZE':
+        'sizeof(struct vfio_device_feature_dma_logging_range)',
+    'VFIO_DMA_LOGGING_REPORT_SIZE':
+        'sizeof(struct vfio_device_feature_dma_logging_report)',
+    'VFIO_DMA_MAP_SIZE': 'sizeof(struct vfio_iommu_type1_dma_map)',
+    'VFIO_DMA_UNMAP_SIZE': 'sizeof(struct vfio_iommu_type1_dma_unmap)',
     'VFIO_GROUP_GET_STATUS': 'VFIO_GROUP_GET_STATUS',
     'VFIO_GROUP_SET_CONTAINER': 'VFIO_GROUP_SET_CONTAINER',
     'VFIO_GROUP_GET_DEVICE_FD': 'VFIO_GROUP_GET_DEVICE_FD',
@@ -88,6 +114,7 @@ C_MIRROR = {
     'VFIO_REGION_INFO_SIZE': 'sizeof(struct vfio_region_info)',
     'VFIO_MIG_STATE_SIZE': 'sizeof(struct vfio_device_feature_mig_state)',
     'VFIO_TYPE1v2_IOMMU': 'VFIO_TYPE1v2_IOMMU',
+    'VFIO_PCI_CONFIG_REGION_INDEX': 'VFIO_PCI_CONFIG_REGION_INDEX',
     'VFIO_GROUP_FLAGS_VIABLE': 'VFIO_GROUP_FLAGS_VIABLE',
     'VFIO_DEVICE_FEATURE_SET': 'VFIO_DEVICE_FEATURE_SET',
     'VFIO_DEVICE_FEATURE_PROBE': 'VFIO_DEVICE_FEATURE_PROBE',
@@ -309,6 +336,54 @@ def probe_dma_logging(bdf):
     finally:
         for fd in reversed(fds):
             os.close(fd)
+
+
+def map_dma(cfd, vaddr, iova, size):
+    """VFIO_IOMMU_MAP_DMA on the type1 container @cfd, read and write."""
+    fcntl.ioctl(cfd, VFIO_IOMMU_MAP_DMA, bytearray(struct.pack(
+        '=IIQQQ', VFIO_DMA_MAP_SIZE,
+        VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr, iova,
+        size)))
+
+
+def unmap_dma(cfd, iova, size):
+    fcntl.ioctl(cfd, VFIO_IOMMU_UNMAP_DMA, bytearray(struct.pack(
+        '=IIQQ', VFIO_DMA_UNMAP_SIZE, 0, iova, size)))
+
+
+def dma_log_start(dfd, iova, length, page_size):
+    """DMA_LOGGING_START of one range; the page size the driver took."""
+    rng = ctypes.create_string_buffer(struct.pack('=QQ', iova, length),
+                                      VFIO_DMA_LOGGING_RANGE_SIZE)
+    arg = bytearray(struct.pack('=IIQIIQ', VFIO_DEVICE_FEATURE_SIZE +
+                                VFIO_DMA_LOGGING_CONTROL_SIZE,
+                                VFIO_DEVICE_FEATURE_SET |
+                                VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+                                page_size, 1, 0, ctypes.addressof(rng)))
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
+    return struct.unpack('=IIQIIQ', arg)[2]
+
+
+def dma_log_stop(dfd):
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, bytearray(struct.pack(
+        '=II', VFIO_DEVICE_FEATURE_SIZE, VFIO_DEVICE_FEATURE_SET |
+        VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP)))
+
+
+def dma_log_report(dfd, iova, length, page_size):
+    """DMA_LOGGING_REPORT of [@iova, @iova + @length): the dirty pages'
+    indexes, counted from @iova."""
+    npages = length // page_size
+    bits = ctypes.create_string_buffer((npages + 63) // 64 * 8)
+    arg = bytearray(struct.pack('=IIQQQQ', VFIO_DEVICE_FEATURE_SIZE +
+                                VFIO_DMA_LOGGING_REPORT_SIZE,
+                                VFIO_DEVICE_FEATURE_GET |
+                                VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+                                iova, length, page_size,
+                                ctypes.addressof(bits)))
+    fcntl.ioctl(dfd, VFIO_DEVICE_FEATURE, arg)
+    raw = bits.raw
+    return [i for i in range(npages) if raw[i // 8] >> (i % 8) & 1]
 
 
 def kernel_has_iova_bitmap():
