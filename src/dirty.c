@@ -29,9 +29,12 @@
  * Locking: the store is protected by the device's state_mutex.
  */
 #include <linux/bitmap.h>
+#include <linux/highmem.h>
 #include <linux/interval_tree.h>
+#include <linux/iommu.h>
 #include <linux/iova_bitmap.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -120,6 +123,95 @@ void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len)
 		last = (min(end, rlast) >> d->page_shift) - r->base;
 		bitmap_set(r->bits, first, last - first + 1);
 	}
+}
+
+/**
+ * livemig_dirty_logging() - is DMA logging running on the device?
+ * @ld: the device, state_mutex held
+ *
+ * Return: true from a successful LOG_START until LOG_STOP, a reset or
+ * close; livemig_dirty_mark() records nothing otherwise.
+ */
+bool livemig_dirty_logging(struct livemig_device *ld)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	return livemig_dirty_log(ld);
+}
+
+/*
+ * Copy what lies at @phys (within one page) into @dst, if it is RAM the
+ * kernel can take a reference on: a page freed under us (an unmap racing
+ * with the read) is refused, not read.
+ */
+static int livemig_peek_page(phys_addr_t phys, void *dst, size_t n)
+{
+	unsigned long pfn = PHYS_PFN(phys);
+	struct folio *folio;
+	struct page *page;
+	void *va;
+
+	if (!pfn_valid(pfn))
+		return -EFAULT;
+	page = pfn_to_page(pfn);
+	if (is_zone_device_page(page))
+		return -EFAULT;
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		return -EFAULT;
+	if (unlikely(page_folio(page) != folio)) {
+		folio_put(folio);
+		return -EFAULT;
+	}
+	va = kmap_local_page(page);
+	memcpy(dst, va + offset_in_page(phys), n);
+	kunmap_local(va);
+	folio_put(folio);
+	return 0;
+}
+
+/**
+ * livemig_dma_peek() - read memory the way the device would DMA from it
+ * @ld: the device, state_mutex held
+ * @iova: first byte, as the device addresses it
+ * @buf: where to copy
+ * @len: bytes
+ *
+ * Translates through the IOMMU domain the device is attached to (a type1
+ * container's or an iommufd page table) and copies from the RAM found
+ * there.  Takes no sleeping lock, so it may run under vfio-pci core's
+ * memory_lock, where vfio_dma_rw() (which faults pages in under
+ * mmap_lock, and is not offered for a physical device bound through
+ * iommufd) may not.  For engines that learn where their device will DMA
+ * from descriptors in user memory (DMA logging).
+ *
+ * Return: 0, -ENODEV when the device has no paging domain, or -EFAULT
+ * when part of the range is not mapped to RAM; @buf is then undefined.
+ */
+int livemig_dma_peek(struct livemig_device *ld, u64 iova, void *buf,
+		     size_t len)
+{
+	struct iommu_domain *dom;
+	u8 *dst = buf;
+
+	lockdep_assert_held(&ld->state_mutex);
+	dom = iommu_get_domain_for_dev(&ld->core.pdev->dev);
+	if (!dom || !(dom->type & __IOMMU_DOMAIN_PAGING))
+		return -ENODEV;
+	while (len) {
+		size_t n = min_t(u64, len, PAGE_SIZE - (iova & ~PAGE_MASK));
+		phys_addr_t phys = iommu_iova_to_phys(dom, iova);
+		int ret;
+
+		if (!phys)
+			return -EFAULT;
+		ret = livemig_peek_page(phys, dst, n);
+		if (ret)
+			return ret;
+		dst += n;
+		iova += n;
+		len -= n;
+	}
+	return 0;
 }
 
 static void livemig_dirty_free(struct livemig_dirty *d)
@@ -271,6 +363,13 @@ static int livemig_log_start(struct vfio_device *vdev,
 		goto err_free;
 	}
 	livemig_slot_set(ld, LIVEMIG_SLOT_DIRTY, &d->session);
+	/*
+	 * The engine marks what its device may write from now on (e.g. the
+	 * buffers already posted to it); a failure it must cover itself.
+	 */
+	if (ld->engine->dirty_start)
+		livemig_hw_call(ld, "dirty_start",
+				(ld->engine->dirty_start(ld), 0));
 	livemig_unlock(ld);
 	*page_size = 1ULL << shift;
 	goto out_spans;

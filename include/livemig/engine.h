@@ -185,6 +185,10 @@ enum livemig_save_phase {
  *	made stale.  Runs with state_mutex held, possibly inside the reset
  *	with vfio-pci core's memory_lock held: must not touch the device.
  *
+ * @dirty_start: DMA logging started: mark what the device may write from
+ *	now on without the engine seeing it again (e.g. buffers posted
+ *	before), and set up what @dirty_sync needs.  It cannot fail: an
+ *	engine that cannot tell must mark everything it cannot rule out.
  * @dirty_sync: DMA logging is about to be reported: mark (again) what DMA
  *	in flight may have written since it was last marked, so a page
  *	written after a report is reported once more.
@@ -194,8 +198,9 @@ enum livemig_save_phase {
  *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
  * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
- * @start, @identity, @save, @preflight, @load, @reset and @dirty_sync run
- * inside livemig_hw_begin(); the others must not touch the device.
+ * @start, @identity, @save, @preflight, @load, @reset, @dirty_start and
+ * @dirty_sync run inside livemig_hw_begin(); the others must not touch the
+ * device.
  */
 struct livemig_engine {
 	const char *name;
@@ -245,6 +250,7 @@ struct livemig_engine {
 	int (*reset)(struct livemig_device *ld);
 	void (*reset_done)(struct livemig_device *ld);
 
+	void (*dirty_start)(struct livemig_device *ld);
 	void (*dirty_sync)(struct livemig_device *ld);
 	void (*show)(struct livemig_device *ld, struct seq_file *m);
 };
@@ -260,6 +266,9 @@ void livemig_emit_commit(struct livemig_save *s, u16 type, u32 len);
 void livemig_save_charge(struct livemig_save *s, u32 bytes);
 bool livemig_save_full(struct livemig_save *s);
 void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len);
+bool livemig_dirty_logging(struct livemig_device *ld);
+int livemig_dma_peek(struct livemig_device *ld, u64 iova, void *buf,
+		     size_t len);
 unsigned long livemig_wt_active(struct livemig_device *ld, int bar);
 void livemig_wt_collect(struct livemig_device *ld, unsigned long *dst);
 unsigned long livemig_wt_count(struct livemig_device *ld,

@@ -47,9 +47,13 @@
  * that write() fails with -EPROTO and the migration fails before the
  * downtime; load asks again for what the last STATE says.
  *
- * Limits: the engine does not track the VF's DMA (RX buffers, descriptor
- * write-back), so it offers no DMA logging; QEMU needs
- * enable-migration=on and sends all guest RAM each pass.  The interrupt
+ * DMA logging: the engine reports what the VF may have written (RX
+ * buffers as the guest posts them, the rings, TX head write-back) from
+ * the descriptors and ring registers (igbvf_dma.c), where the kernel can
+ * report DMA logging at all (see compat.h); elsewhere QEMU needs
+ * enable-migration=on and sends all guest RAM each pass.
+ *
+ * Limits: the interrupt
  * state is what the guest wrote: a vector the device auto-masked (EIAM)
  * is enabled again on the destination, and every enabled vector is
  * raised once there, which a driver takes as a spurious interrupt.
@@ -60,9 +64,10 @@
 #include <linux/seq_file.h>
 
 #include "engines.h"
+#include "igbvf_dma.h"
 #include "igbvf_rec.h"
+#include "igbvf_regs.h"
 
-#define IGBVF_BAR		0
 #define IGBVF_MSIX_BAR		3
 #define IGBVF_ENGINE_ID		0x49474256	/* "IGBV" */
 #define IGBVF_ENGINE_VERSION	1
@@ -80,19 +85,6 @@
 #define IGBVF_EITR(n)		(0x1680 + 4 * (n))
 #define IGBVF_IVAR0		0x1700
 #define IGBVF_IVAR_MISC		0x1740
-/* Queue registers: RX at 0x2800, TX at 0x3800, 0x100 per queue. */
-#define IGBVF_RXQ(n, r)		(0x2800 + 0x100 * (n) + (r))
-#define IGBVF_TXQ(n, r)		(0x3800 + 0x100 * (n) + (r))
-#define IGBVF_BAL		0x00
-#define IGBVF_BAH		0x04
-#define IGBVF_LEN		0x08
-#define IGBVF_SRRCTL		0x0c
-#define IGBVF_HEAD		0x10
-#define IGBVF_DCA		0x14
-#define IGBVF_TAIL		0x18
-#define IGBVF_DCTL		0x28
-#define IGBVF_WBAL		0x38
-#define IGBVF_WBAH		0x3c
 
 /* How long the PF may take to answer a mailbox message. */
 #define IGBVF_MBX_WAIT_MS	2000
@@ -189,6 +181,7 @@ static const u32 igbvf_stat_regs[IGBVF_STATS] = {
  *	included
  * @replayed: requests load and unquiesce sent the PF since the device was
  *	opened
+ * @dma: what the VF may DMA into, while DMA logging runs
  */
 struct igbvf_dev {
 	bool quiesced;
@@ -215,6 +208,7 @@ struct igbvf_dev {
 	bool mac_checked;
 	unsigned long sent;
 	unsigned long replayed;
+	struct igbvf_dmalog dma;
 };
 
 static int igbvf_rd(struct livemig_device *ld, u32 off, u32 *v)
@@ -254,6 +248,13 @@ static int igbvf_open(struct livemig_device *ld)
 
 	memset(iv, 0, sizeof(*iv));
 	return 0;
+}
+
+static void igbvf_close(struct livemig_device *ld)
+{
+	struct igbvf_dev *iv = livemig_priv(ld);
+
+	igbvf_dma_free(&iv->dma);
 }
 
 /* --- what the guest does ---------------------------------------------- */
@@ -438,6 +439,7 @@ static int igbvf_bar_write(struct livemig_device *ld, int bar, u64 off,
 	/* The device takes 32-bit accesses; the engine follows only those. */
 	if (size != 4)
 		return size == 8 ? -EINVAL : LIVEMIG_PASS;
+	igbvf_dma_write(ld, &iv->dma, off, v);
 	if (off >= IGBVF_MBMEM && off < IGBVF_MBMEM + 4 * IGBVF_MBX_WORDS) {
 		iv->gmbmem[(off - IGBVF_MBMEM) / 4] = v;
 		return LIVEMIG_PASS;
@@ -1008,6 +1010,22 @@ static void igbvf_show(struct livemig_device *ld, struct seq_file *m)
 	seq_printf(m, "igbvf_vlans: %u\n", iv->nvlan);
 	seq_printf(m, "igbvf_replayed: %lu\n", iv->replayed);
 	seq_printf(m, "igbvf_staged: %d\n", iv->staged_valid);
+	seq_printf(m, "igbvf_dma_peeks: %lu\n", iv->dma.peeks);
+	seq_printf(m, "igbvf_dma_all: %d\n", iv->dma.all);
+}
+
+static void igbvf_dirty_start(struct livemig_device *ld)
+{
+	struct igbvf_dev *iv = livemig_priv(ld);
+
+	igbvf_dma_start(ld, &iv->dma);
+}
+
+static void igbvf_dirty_sync(struct livemig_device *ld)
+{
+	struct igbvf_dev *iv = livemig_priv(ld);
+
+	igbvf_dma_sync(ld, &iv->dma);
 }
 
 const struct livemig_engine igbvf_engine = {
@@ -1017,8 +1035,10 @@ const struct livemig_engine igbvf_engine = {
 	.max_record = 2048,
 	.trapped_bars = BIT(IGBVF_BAR) | BIT(IGBVF_MSIX_BAR),
 	.priv_size = sizeof(struct igbvf_dev),
+	.tracks_dma = true,
 	.match = igbvf_match,
 	.open = igbvf_open,
+	.close = igbvf_close,
 	.bar_read = igbvf_bar_read,
 	.bar_write = igbvf_bar_write,
 	.quiesce = igbvf_quiesce,
@@ -1033,5 +1053,7 @@ const struct livemig_engine igbvf_engine = {
 	.load = igbvf_load,
 	.resume_end = igbvf_resume_end,
 	.reset_done = igbvf_reset_done,
+	.dirty_start = igbvf_dirty_start,
+	.dirty_sync = igbvf_dirty_sync,
 	.show = igbvf_show,
 };
