@@ -182,6 +182,8 @@ static const u32 igbvf_stat_regs[IGBVF_STATS] = {
  * @replayed: requests load and unquiesce sent the PF since the device was
  *	opened
  * @dma: what the VF may DMA into, while DMA logging runs
+ * @vectors: the MSI-X vectors the function reports, read at open so that
+ *	check_identity (which must not touch the device) need not
  */
 struct igbvf_dev {
 	bool quiesced;
@@ -209,6 +211,7 @@ struct igbvf_dev {
 	unsigned long sent;
 	unsigned long replayed;
 	struct igbvf_dmalog dma;
+	int vectors;
 };
 
 static int igbvf_rd(struct livemig_device *ld, u32 off, u32 *v)
@@ -247,6 +250,7 @@ static int igbvf_open(struct livemig_device *ld)
 	struct igbvf_dev *iv = livemig_priv(ld);
 
 	memset(iv, 0, sizeof(*iv));
+	iv->vectors = pci_msix_vec_count(livemig_pdev(ld));
 	return 0;
 }
 
@@ -734,7 +738,8 @@ static int igbvf_unquiesce(struct livemig_device *ld)
 static int igbvf_identity(struct livemig_device *ld, u8 *blob, u32 max)
 {
 	struct pci_dev *pdev = livemig_pdev(ld), *pf = pci_physfn(pdev);
-	int vectors = pci_msix_vec_count(pdev);
+	struct igbvf_dev *iv = livemig_priv(ld);
+	int vectors = iv->vectors;
 
 	if (max < IGBVF_IDENTITY_LEN || vectors < 0)
 		return -EINVAL;
