@@ -53,10 +53,10 @@
  * report DMA logging at all (see compat.h); elsewhere QEMU needs
  * enable-migration=on and sends all guest RAM each pass.
  *
- * Limits: the interrupt
- * state is what the guest wrote: a vector the device auto-masked (EIAM)
- * is enabled again on the destination, and every enabled vector is
- * raised once there, which a driver takes as a spurious interrupt.
+ * Limits: the interrupt state is what the guest wrote: a vector the
+ * device auto-masked (EIAM) is enabled again on the destination, and
+ * every enabled vector is raised once there, which a driver takes as a
+ * spurious interrupt.
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
@@ -739,15 +739,14 @@ static int igbvf_identity(struct livemig_device *ld, u8 *blob, u32 max)
 {
 	struct pci_dev *pdev = livemig_pdev(ld), *pf = pci_physfn(pdev);
 	struct igbvf_dev *iv = livemig_priv(ld);
-	int vectors = iv->vectors;
 
-	if (max < IGBVF_IDENTITY_LEN || vectors < 0)
+	if (max < IGBVF_IDENTITY_LEN || iv->vectors < 0)
 		return -EINVAL;
 	memset(blob, 0, IGBVF_IDENTITY_LEN);
 	lm_put32(blob, (u32)pf->vendor << 16 | pf->device);
 	lm_put32(blob + 4, (u32)pdev->vendor << 16 | pdev->device);
 	lm_put32(blob + 8, IGBVF_QUEUES);
-	lm_put32(blob + 12, vectors);
+	lm_put32(blob + 12, iv->vectors);
 	return IGBVF_IDENTITY_LEN;
 }
 
