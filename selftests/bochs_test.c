@@ -5,7 +5,8 @@
  * and through PRE_COPY while VRAM is rewritten through the user's mapping;
  * all-zero pages travel as ZERO ranges; PRECOPY_INFO falls as data is
  * read and rises when the mapping is written; MIG_DATA_SIZE shrinks once
- * PRE_COPY moved VRAM; a stream the destination rejects, at any point,
+ * PRE_COPY moved VRAM; a resuming stream's pages are in VRAM before
+ * RESUMING -> STOP; a stream the destination rejects, at any point,
  * leaves its VRAM and registers untouched.  The PRE_COPY cases are
  * skipped on kernels without PRE_COPY (before 6.2).
  *
@@ -232,6 +233,48 @@ TEST_F(bochs, roundtrip_stop_copy)
 	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RUNNING, NULL));
 	self->vdst[5] ^= 0xff;
 	EXPECT_EQ(self->vsrc[5] ^ 0xff, self->vdst[5]);
+}
+
+/*
+ * RESUMING -> STOP runs inside the downtime, so it must not be a pass
+ * over VRAM: each page is in VRAM once write() took its record, before
+ * the arc; the arc completes the registers.
+ */
+TEST_F(bochs, resume_writes_vram_before_stop)
+{
+	struct bochs_regs want, got, other;
+	int fd = -1;
+	long diff;
+	char d[512];
+
+	fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	bochs_regs_mode(&want, 800, 600, 32, 0, true);
+	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
+	fill_all(self->vdst, self->npages, SEED_DST);
+	bochs_regs_mode(&other, 640, 480, 0, 0, false);
+	ASSERT_EQ(0, bochs_write_regs(&self->dst, &other));
+	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
+				    2 * self->vram + (1 << 20)));
+
+	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RESUMING, &fd));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, lm_feed(fd, self->stream.p, self->stream.len,
+			     LM_CHUNK(65536), NULL));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("before STOP, VRAM page %ld is not the "
+				   "stream's", diff);
+	/* The registers are the arc's: still the destination's own. */
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
+	EXPECT_EQ(0, bochs_regs_diff(&other, &got, d, sizeof(d)))
+		TH_LOG("registers changed before STOP:%s", d);
+
+	EXPECT_EQ(0, lm_mig_set_state(&self->dst, S_STOP, NULL));
+	close(fd);
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("after STOP, VRAM page %ld differs", diff);
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &got));
+	EXPECT_EQ(0, bochs_regs_diff(&want, &got, d, sizeof(d)))
+		TH_LOG("registers (expected!=got):%s", d);
 }
 
 /* ---- golden: a stream a release saved, resumed by every later module ---- */
