@@ -581,11 +581,19 @@ out:
 	return ret;
 }
 
+/* A rejected stream: the engine undoes what it applied of it. */
+static void livemig_revert(struct livemig_device *ld)
+{
+	if (ld->engine->revert)
+		livemig_hw_call(ld, "revert", (ld->engine->revert(ld), 0));
+}
+
 static void livemig_reject(struct livemig_file *migf, int err)
 {
 	if (migf->rejected)
 		return;
 	migf->rejected = true;
+	livemig_revert(migf->ld);
 	livemig_note_failure(migf->ld, "resume stream", err);
 	dev_warn_ratelimited(&migf->ld->core.pdev->dev,
 			     "livemig: resume stream rejected near byte %llu: %s\n",
@@ -628,9 +636,12 @@ static int livemig_stage_record(void *ctx, u16 type, const u8 *payload,
 	if (type == LM_REC_IDENTITY)
 		return livemig_check_identity(ld, payload, len);
 	ret = e->stage(ld, type, payload, len);
-	if (ret || !e->preflight)
-		return ret;
-	return livemig_hw_call(ld, "preflight", e->preflight(ld, type));
+	if (!ret && e->preflight)
+		ret = livemig_hw_call(ld, "preflight", e->preflight(ld, type));
+	if (!ret && e->apply)
+		ret = livemig_hw_call(ld, "apply",
+				      e->apply(ld, type, payload, len));
+	return ret;
 }
 
 static ssize_t livemig_file_write(struct file *filp, const char __user *buf,
@@ -690,7 +701,10 @@ static int livemig_resume_finish_locked(struct livemig_file *migf)
 		livemig_reject(migf, ret);
 		return ret;
 	}
-	return livemig_hw_call(ld, "load", ld->engine->load(ld));
+	ret = livemig_hw_call(ld, "load", ld->engine->load(ld));
+	if (ret)
+		livemig_revert(ld);
+	return ret;
 }
 
 /*

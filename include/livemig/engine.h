@@ -169,6 +169,19 @@ enum livemig_save_phase {
  *	cannot take the state) or another negative errno; write() on the
  *	data FD returns it and the stream stays rejected.  May leave the
  *	device changed: @load follows, or the user resets it.
+ * @apply: resuming, right after @stage (and @preflight) took a record:
+ *	write what the record holds into the device now (optional), so
+ *	that @load, inside the downtime, has less left to do.  Runs inside
+ *	livemig_hw_begin(), while the source may still be in PRE_COPY.
+ *	Whatever it overwrites it must keep, for @revert.  Return 0 or a
+ *	negative errno (write() on the data FD returns it, the stream stays
+ *	rejected).
+ * @revert: resuming, the stream was rejected (a write() or RESUMING ->
+ *	STOP failed): put back what @apply overwrote, so that a rejected
+ *	stream leaves the device as it found it.  Runs inside
+ *	livemig_hw_begin(); may be called more than once per session.  Not
+ *	called when the session just ends (a reset or close in RESUMING):
+ *	what @apply wrote stays, as the state of a device being reset.
  * @load: RESUMING -> STOP after the whole stream validated: apply the
  *	staged state to the device without raising an interrupt or starting
  *	DMA; defer those to @unquiesce.  An error puts the device in ERROR.
@@ -198,9 +211,9 @@ enum livemig_save_phase {
  *
  * Any op may be NULL when it has nothing to do, except @identity, @save,
  * @state_size, @stage and @load.  @open, @quiesce, @unquiesce, @stop,
- * @start, @identity, @save, @preflight, @load, @reset, @dirty_start and
- * @dirty_sync run inside livemig_hw_begin(); the others must not touch the
- * device.
+ * @start, @identity, @save, @preflight, @apply, @revert, @load, @reset,
+ * @dirty_start and @dirty_sync run inside livemig_hw_begin(); the others
+ * must not touch the device.
  */
 struct livemig_engine {
 	const char *name;
@@ -244,6 +257,9 @@ struct livemig_engine {
 	int (*stage)(struct livemig_device *ld, u16 type,
 		     const u8 *payload, u32 len);
 	int (*preflight)(struct livemig_device *ld, u16 type);
+	int (*apply)(struct livemig_device *ld, u16 type,
+		     const u8 *payload, u32 len);
+	void (*revert)(struct livemig_device *ld);
 	int (*load)(struct livemig_device *ld);
 	void (*resume_end)(struct livemig_device *ld);
 

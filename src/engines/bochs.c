@@ -40,11 +40,15 @@
  * STATE record.  A page that changes while it is copied is sent torn, but
  * its hash is that of the torn copy, so a later rescan sends it again.
  *
- * Resuming.  Records are staged into a VRAM image in kernel memory with
- * a bitmap of the pages the stream covered and of those it said are
- * zero; only RESUMING -> STOP writes the device, and only when every
- * page is covered and the registers arrived, so a rejected or
- * incomplete stream leaves the device untouched.
+ * Resuming.  Each PAGES or ZERO record goes into VRAM as it arrives
+ * (->apply), while the source may still be in PRE_COPY, so that
+ * RESUMING -> STOP, inside the downtime, writes no VRAM: it checks that
+ * every page was covered and the registers arrived, and writes the ten
+ * registers.  Before a page is first written, what it held is copied to
+ * an undo image in kernel memory; a stream rejected at any point
+ * (->revert) gets those pages back, so a rejected or incomplete stream
+ * still leaves the device as it found it.  The registers are only staged
+ * until RESUMING -> STOP.
  *
  * Compatibility (the IDENTITY blob): the VRAM size, the VBE ID and the
  * EDID.  A destination showing the guest another monitor or another
@@ -116,11 +120,13 @@ static const u8 bochs_restore_order[] = {
  * @state_sent: the STATE record of this session went out
  * @hashed: pages hashed since the device was opened (debugfs)
  *
- * @image: resuming: the staged VRAM image
- * @covered: resuming: pages some record gave a value
- * @zero: resuming: of those, the pages that are zero
+ * @undo: resuming: per page in @covered, what VRAM held before the
+ *	session first wrote it
+ * @covered: resuming: pages some record wrote (and kept in @undo)
  * @staged: resuming: the staged registers
  * @staged_valid: resuming: @staged holds a STATE record
+ * @applied: pages resuming sessions wrote into VRAM since the device was
+ *	opened (debugfs)
  */
 struct bochs_dev {
 	u64 vram_size;
@@ -142,11 +148,11 @@ struct bochs_dev {
 	bool state_sent;
 	u64 hashed;
 
-	u8 *image;
+	u8 *undo;
 	unsigned long *covered;
-	unsigned long *zero;
 	struct bochs_regs staged;
 	bool staged_valid;
+	u64 applied;
 };
 
 /*
@@ -655,17 +661,15 @@ static size_t bochs_state_size(struct livemig_device *ld)
 
 static void bochs_resume_free(struct bochs_dev *bd)
 {
-	kvfree(bd->image);
-	bd->image = NULL;
+	kvfree(bd->undo);
+	bd->undo = NULL;
 	bitmap_free(bd->covered);
 	bd->covered = NULL;
-	bitmap_free(bd->zero);
-	bd->zero = NULL;
 	bd->staged_valid = false;
 }
 
 /**
- * bochs_resume_begin() - a resuming session starts: an empty VRAM image
+ * bochs_resume_begin() - a resuming session starts: room to undo VRAM
  * @ld: the device
  *
  * Return: 0 or -ENOMEM (the arc to RESUMING fails).
@@ -675,10 +679,9 @@ static int bochs_resume_begin(struct livemig_device *ld)
 	struct bochs_dev *bd = livemig_priv(ld);
 
 	bochs_resume_free(bd);
-	bd->image = kvmalloc(bd->vram_size, GFP_KERNEL_ACCOUNT);
+	bd->undo = kvmalloc(bd->vram_size, GFP_KERNEL_ACCOUNT);
 	bd->covered = bitmap_zalloc(bd->npages, GFP_KERNEL_ACCOUNT);
-	bd->zero = bitmap_zalloc(bd->npages, GFP_KERNEL_ACCOUNT);
-	if (!bd->image || !bd->covered || !bd->zero) {
+	if (!bd->undo || !bd->covered) {
 		bochs_resume_free(bd);
 		return -ENOMEM;
 	}
@@ -686,7 +689,7 @@ static int bochs_resume_begin(struct livemig_device *ld)
 }
 
 /**
- * bochs_resume_end() - the resuming session ended: drop what was staged
+ * bochs_resume_end() - the resuming session ended: drop the undo image
  * @ld: the device
  */
 static void bochs_resume_end(struct livemig_device *ld)
@@ -694,12 +697,24 @@ static void bochs_resume_end(struct livemig_device *ld)
 	bochs_resume_free(livemig_priv(ld));
 }
 
+/* Decode a PAGES or ZERO payload into the VRAM range it gives a value. */
+static int bochs_range_decode(struct bochs_dev *bd, u16 type, const u8 *p,
+			      u32 len, struct bochs_range *r)
+{
+	if (type == LM_REC_PAGES)
+		return bochs_pages_decode(p, len, bd->vram_size, r);
+	return bochs_zero_decode(p, len, bd->vram_size, r);
+}
+
 /**
- * bochs_stage() - keep one record of a resuming stream in memory
+ * bochs_stage() - check one record of a resuming stream
  * @ld: the device
  * @type: PAGES, ZERO or STATE
  * @p: the payload
  * @len: its length
+ *
+ * PAGES and ZERO are only checked here (bochs_apply() writes them); a
+ * STATE record is kept until RESUMING -> STOP.
  *
  * Return: 0, or -EBADMSG for a record of another type or shape, a page
  * range outside VRAM or not page aligned, or a byte order the register
@@ -715,20 +730,8 @@ static int bochs_stage(struct livemig_device *ld, u16 type, const u8 *p,
 
 	switch (type) {
 	case LM_REC_PAGES:
-		ret = bochs_pages_decode(p, len, bd->vram_size, &r);
-		if (ret)
-			return ret;
-		memcpy(bd->image + r.off, p + 8, r.len);
-		bitmap_set(bd->covered, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
-		bitmap_clear(bd->zero, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
-		return 0;
 	case LM_REC_ZERO:
-		ret = bochs_zero_decode(p, len, bd->vram_size, &r);
-		if (ret)
-			return ret;
-		bitmap_set(bd->covered, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
-		bitmap_set(bd->zero, r.off / BOCHS_PAGE, r.len / BOCHS_PAGE);
-		return 0;
+		return bochs_range_decode(bd, type, p, len, &r);
 	case LM_REC_STATE:
 		ret = bochs_regs_decode(p, len, &regs);
 		if (ret)
@@ -741,36 +744,108 @@ static int bochs_stage(struct livemig_device *ld, u16 type, const u8 *p,
 	}
 }
 
-/* Write the staged image: zero runs with memset_io, the rest copied. */
-static void bochs_write_vram(struct livemig_device *ld, void __iomem *vram)
+/* Keep what the pages of @r not yet covered hold, then mark them. */
+static void bochs_keep_undo(struct bochs_dev *bd, void __iomem *vram,
+			    const struct bochs_range *r)
 {
-	struct bochs_dev *bd = livemig_priv(ld);
-	unsigned long pg = 0, end;
-	size_t off, len;
-	bool zero;
+	unsigned long pg = r->off / BOCHS_PAGE;
+	unsigned long last = pg + r->len / BOCHS_PAGE, end;
+	size_t off;
 
-	while (pg < bd->npages) {
-		zero = test_bit(pg, bd->zero);
-		end = zero ? find_next_zero_bit(bd->zero, bd->npages, pg) :
-			     find_next_bit(bd->zero, bd->npages, pg);
+	while (pg < last) {
+		pg = find_next_zero_bit(bd->covered, last, pg);
+		if (pg >= last)
+			break;
+		end = find_next_bit(bd->covered, last, pg);
 		end = min_t(unsigned long, end, pg + BOCHS_RESCHED_PAGES);
 		off = pg * BOCHS_PAGE;
-		len = (end - pg) * BOCHS_PAGE;
-		if (zero)
-			memset_io(vram + off, 0, len);
-		else
-			memcpy_toio(vram + off, bd->image + off, len);
+		memcpy_fromio(bd->undo + off, vram + off,
+			      (end - pg) * BOCHS_PAGE);
+		bitmap_set(bd->covered, pg, end - pg);
 		pg = end;
 		cond_resched();
 	}
 }
 
 /**
- * bochs_load() - RESUMING -> STOP: put the staged state into the device
+ * bochs_apply() - write a PAGES or ZERO record into VRAM as it arrives
+ * @ld: the device
+ * @type: the record's type, checked by bochs_stage()
+ * @p: the payload
+ * @len: its length
+ *
+ * What the pages held before the session first wrote them goes to the
+ * undo image first.  A later record for the same pages overwrites them
+ * again: the last one gives a page its value, as on the source.
+ *
+ * Return: 0, or -EIO if VRAM is not mapped.
+ */
+static int bochs_apply(struct livemig_device *ld, u16 type, const u8 *p,
+		       u32 len)
+{
+	struct bochs_dev *bd = livemig_priv(ld);
+	void __iomem *vram = bochs_vram(ld);
+	struct bochs_range r;
+	size_t done, n;
+	int ret;
+
+	if (type != LM_REC_PAGES && type != LM_REC_ZERO)
+		return 0;
+	ret = bochs_range_decode(bd, type, p, len, &r);
+	if (ret)
+		return ret;
+	if (!vram || !bd->undo)
+		return -EIO;
+	bochs_keep_undo(bd, vram, &r);
+	for (done = 0; done < r.len; done += n) {
+		n = min_t(size_t, r.len - done,
+			  BOCHS_RESCHED_PAGES * BOCHS_PAGE);
+		if (type == LM_REC_PAGES)
+			memcpy_toio(vram + r.off + done, p + 8 + done, n);
+		else
+			memset_io(vram + r.off + done, 0, n);
+		cond_resched();
+	}
+	bd->applied += r.len / BOCHS_PAGE;
+	return 0;
+}
+
+/**
+ * bochs_revert() - a rejected stream: VRAM back to what it held before
  * @ld: the device
  *
- * Nothing is written unless every VRAM page and the registers were in
- * the stream.
+ * Every page the session wrote gets its undo copy back; nothing is
+ * covered afterwards, so a second call writes nothing.
+ */
+static void bochs_revert(struct livemig_device *ld)
+{
+	struct bochs_dev *bd = livemig_priv(ld);
+	void __iomem *vram = bochs_vram(ld);
+	unsigned long pg = 0, end;
+	size_t off;
+
+	if (!vram || !bd->covered)
+		return;
+	while (pg < bd->npages) {
+		pg = find_next_bit(bd->covered, bd->npages, pg);
+		if (pg >= bd->npages)
+			break;
+		end = find_next_zero_bit(bd->covered, bd->npages, pg);
+		end = min_t(unsigned long, end, pg + BOCHS_RESCHED_PAGES);
+		off = pg * BOCHS_PAGE;
+		memcpy_toio(vram + off, bd->undo + off, (end - pg) * BOCHS_PAGE);
+		pg = end;
+		cond_resched();
+	}
+	bitmap_zero(bd->covered, bd->npages);
+}
+
+/**
+ * bochs_load() - RESUMING -> STOP: the registers, once the stream is whole
+ * @ld: the device
+ *
+ * VRAM is in place already (bochs_apply()); the stream is whole when
+ * every page was covered and the registers arrived.
  *
  * Return: 0, -EBADMSG for an incomplete stream, or -EIO if the registers
  * did not take the values written.
@@ -778,14 +853,10 @@ static void bochs_write_vram(struct livemig_device *ld, void __iomem *vram)
 static int bochs_load(struct livemig_device *ld)
 {
 	struct bochs_dev *bd = livemig_priv(ld);
-	void __iomem *vram = bochs_vram(ld);
 
-	if (!bd->image || !bd->staged_valid ||
+	if (!bd->covered || !bd->staged_valid ||
 	    !bitmap_full(bd->covered, bd->npages))
 		return -LM_ECORRUPT;
-	if (!vram)
-		return -EIO;
-	bochs_write_vram(ld, vram);
 	return bochs_write_regs(ld, &bd->staged);
 }
 
@@ -820,6 +891,7 @@ static void bochs_show(struct livemig_device *ld, struct seq_file *m)
 		seq_printf(m, "bochs_write_tracking: %d\n", bd->tracked);
 	}
 	seq_printf(m, "bochs_staged: %d\n", bd->staged_valid);
+	seq_printf(m, "bochs_pages_applied: %llu\n", bd->applied);
 }
 
 const struct livemig_engine bochs_engine = {
@@ -843,6 +915,8 @@ const struct livemig_engine bochs_engine = {
 	.check_identity = bochs_check_identity,
 	.resume_begin = bochs_resume_begin,
 	.stage = bochs_stage,
+	.apply = bochs_apply,
+	.revert = bochs_revert,
 	.load = bochs_load,
 	.resume_end = bochs_resume_end,
 	.reset = bochs_reset,
