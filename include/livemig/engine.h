@@ -283,6 +283,7 @@ void livemig_save_charge(struct livemig_save *s, u32 bytes);
 bool livemig_save_full(struct livemig_save *s);
 void livemig_dirty_mark(struct livemig_device *ld, u64 iova, u64 len);
 bool livemig_dirty_logging(struct livemig_device *ld);
+void livemig_kvfree_later(void *p);
 int livemig_dma_peek(struct livemig_device *ld, u64 iova, void *buf,
 		     size_t len);
 unsigned long livemig_wt_active(struct livemig_device *ld, int bar);

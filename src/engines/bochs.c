@@ -659,9 +659,13 @@ static size_t bochs_state_size(struct livemig_device *ld)
 
 /* --- resuming ---------------------------------------------------------- */
 
+/*
+ * The undo image is VRAM-sized and a session ends in RESUMING -> STOP,
+ * inside the downtime: a worker gives it back.
+ */
 static void bochs_resume_free(struct bochs_dev *bd)
 {
-	kvfree(bd->undo);
+	livemig_kvfree_later(bd->undo);
 	bd->undo = NULL;
 	bitmap_free(bd->covered);
 	bd->covered = NULL;
