@@ -184,26 +184,44 @@ static int save_stop_copy(struct lm_dev *d, struct lm_buf *b, size_t limit)
 	return ret ?: lm_mig_set_state(d, S_STOP, NULL);
 }
 
+/*
+ * The source: mixed VRAM (fill_mixed()) in mode @want; the destination:
+ * other pixels in mode @other; the source's STOP_COPY stream saved into
+ * self->stream.  Returns the source's non-zero pages, or -1 if a step
+ * failed (logged).
+ */
+static long saved_pair(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(bochs) *self, const struct bochs_regs *want,
+		       const struct bochs_regs *other)
+{
+	long nonzero = (long)fill_mixed(self->vsrc, self->npages, SEED_SRC);
+	int ret;
+
+	fill_all(self->vdst, self->npages, SEED_DST);
+	ret = bochs_write_regs(&self->src, want);
+	ret = ret ?: bochs_write_regs(&self->dst, other);
+	ret = ret ?: save_stop_copy(&self->src, &self->stream,
+				    2 * self->vram + (1 << 20));
+	if (ret)
+		TH_LOG("setting up the pair: %s", strerror(-ret));
+	return ret ? -1 : nonzero;
+}
+
 TEST_F(bochs, roundtrip_stop_copy)
 {
 	struct bochs_regs want, got, other;
 	struct bochs_sstat st;
 	const char *why = NULL;
 	uint8_t *cover;
-	size_t nonzero;
+	long nonzero;
 	int pg;
 	char d[512];
 
-	nonzero = fill_mixed(self->vsrc, self->npages, SEED_SRC);
 	bochs_regs_mode(&want, 1024, 768, 16, 8, true);
 	want.vbe[VBE_BANK] = 3;
-	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
-	fill_all(self->vdst, self->npages, SEED_DST);
 	bochs_regs_mode(&other, 640, 480, 0, 0, false);
-	ASSERT_EQ(0, bochs_write_regs(&self->dst, &other));
-
-	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
-				    2 * self->vram + (1 << 20)));
+	nonzero = saved_pair(_metadata, self, &want, &other);
+	ASSERT_LE(0, nonzero);
 
 	cover = calloc(self->npages, 1);
 	ASSERT_NE(NULL, cover);
@@ -247,14 +265,9 @@ TEST_F(bochs, resume_writes_vram_before_stop)
 	long diff;
 	char d[512];
 
-	fill_mixed(self->vsrc, self->npages, SEED_SRC);
 	bochs_regs_mode(&want, 800, 600, 32, 0, true);
-	ASSERT_EQ(0, bochs_write_regs(&self->src, &want));
-	fill_all(self->vdst, self->npages, SEED_DST);
 	bochs_regs_mode(&other, 640, 480, 0, 0, false);
-	ASSERT_EQ(0, bochs_write_regs(&self->dst, &other));
-	ASSERT_EQ(0, save_stop_copy(&self->src, &self->stream,
-				    2 * self->vram + (1 << 20)));
+	ASSERT_LE(0, saved_pair(_metadata, self, &want, &other));
 
 	ASSERT_EQ(0, lm_mig_set_state(&self->dst, S_RESUMING, &fd));
 	ASSERT_LE(0, fd);
