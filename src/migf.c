@@ -96,9 +96,20 @@ struct livemig_file {
 
 /*
  * Bytes one ->save call may emit, or examine without emitting, before it
- * should return MORE; also about what one read() makes the engine do.
+ * should return MORE.  A call holds vfio's memory_lock for write, and
+ * the guest's first access to a VRAM page after a write-tracking
+ * collection faults and waits for it: 128 KiB is a few milliseconds of
+ * copying and hashing even on a KASAN kernel under TCG.
  */
-#define LIVEMIG_SAVE_BUDGET	(1024 * 1024)
+#define LIVEMIG_SAVE_BUDGET	(128 * 1024)
+
+/*
+ * About what one read() makes the engine do, in ->save calls of
+ * LIVEMIG_SAVE_BUDGET with state_mutex dropped between them: enough
+ * that a large user buffer is filled in few system calls, never a whole
+ * VRAM in kernel memory.
+ */
+#define LIVEMIG_READ_BUDGET	(1024 * 1024)
 
 /* What engines hold when they emit: the saving session and the call's start. */
 struct livemig_save {
@@ -344,33 +355,75 @@ static int livemig_save_locked(struct livemig_file *migf,
 }
 
 /*
- * Let the engine go on until @want bytes are unread or it has no more,
- * for about one save budget of work per call of this function: work that
- * emits nothing (zero pages, hashing) counts too.  Past the budget it
- * stops once anything is unread; while nothing is, it goes on, one
- * budget per ->save call (memory_lock is dropped between calls) and
- * rescheduling in between, until the engine produces something or owes
- * nothing.  An empty read() must not end the stream while the engine
- * still owes data: not in STOP_COPY (0 would be its permanent end) and
- * not in PRE_COPY either, whose temporary end (ENOMSG) the uAPI places
- * where PRECOPY_INFO reads zero.  The work is bounded by the engine's
- * state: a phase in progress runs to its end.
+ * May read() go on: the session is open, has not failed, and the engine
+ * can save now (->save_check, called on every read).
  */
-static void livemig_fill_locked(struct livemig_file *migf, size_t want)
+static int livemig_read_check(struct livemig_file *migf)
 {
-	u64 start = migf->spent;
+	struct livemig_device *ld = migf->ld;
+	int ret;
 
-	lockdep_assert_held(&migf->ld->state_mutex);
+	lockdep_assert_held(&ld->state_mutex);
+
+	if (migf->disabled)
+		return -ENODEV;
+	if (migf->err)
+		return migf->err;
+	if (!ld->engine->save_check)
+		return 0;
+	ret = ld->engine->save_check(ld);
+	if (ret)
+		livemig_failed(ld, "save_check", ret);
+	return ret;
+}
+
+/*
+ * Let the engine go on until @want bytes are unread or it has no more,
+ * for about LIVEMIG_READ_BUDGET of work per call of this function: work
+ * that emits nothing (zero pages, hashing) counts too.  Past that budget
+ * it stops once anything is unread; while nothing is, it goes on until
+ * the engine produces something or owes nothing.  An empty read() must
+ * not end the stream while the engine still owes data: not in STOP_COPY
+ * (0 would be its permanent end) and not in PRE_COPY either, whose
+ * temporary end (ENOMSG) the uAPI places where PRECOPY_INFO reads zero.
+ * The work is bounded by the engine's state: a phase in progress runs to
+ * its end.
+ *
+ * Between ->save calls (each LIVEMIG_SAVE_BUDGET, memory_lock dropped
+ * after it) state_mutex is dropped too, so that the user's trapped
+ * register accesses, which take it, wait for one call at most, not for a
+ * whole read().  What read() checked before it started is checked again
+ * after that: the session may have ended meanwhile (a state change, a
+ * reset handled by livemig_unlock()), or a trapped access may have left
+ * the engine unable to save.
+ *
+ * Return: 0, -ENODEV for an ended session, or the engine's ->save_check
+ * error.
+ */
+static int livemig_fill_locked(struct livemig_file *migf, size_t want)
+{
+	struct livemig_device *ld = migf->ld;
+	u64 start = migf->spent;
+	int ret;
+
+	lockdep_assert_held(&ld->state_mutex);
 
 	while (migf->more && !migf->err &&
 	       migf->produced - migf->consumed < want) {
-		if (migf->spent - start >= LIVEMIG_SAVE_BUDGET &&
+		if (migf->spent - start >= LIVEMIG_READ_BUDGET &&
 		    migf->produced > migf->consumed)
 			break;
-		if (migf->spent != start)
+		if (migf->spent != start) {
+			livemig_unlock(ld);
 			cond_resched();
+			livemig_lock(ld);
+			ret = livemig_read_check(migf);
+			if (ret)
+				return ret;
+		}
 		livemig_save_locked(migf, migf->more_phase);
 	}
+	return 0;
 }
 
 static int livemig_emit_identity(struct livemig_file *migf)
@@ -528,27 +581,20 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	ssize_t ret;
 
 	livemig_lock(ld);
-	if (migf->disabled) {
-		ret = -ENODEV;
-		goto out;
-	}
-	ret = migf->err;
-	if (!ret && ld->engine->save_check) {
-		ret = ld->engine->save_check(ld);
-		if (ret)
-			livemig_failed(ld, "save_check", ret);
-	}
+	ret = livemig_read_check(migf);
 	if (ret)
 		goto out;
 
 	/*
-	 * Produce for at most one save budget per call, however long the
+	 * Produce for at most one read budget per call, however long the
 	 * user's buffer: a huge read() must not pull all of the device's
 	 * state into kernel memory at once (and keep it there if the copy
 	 * to the user then faults).
 	 */
-	want = min_t(size_t, len, LIVEMIG_SAVE_BUDGET);
-	livemig_fill_locked(migf, want);
+	want = min_t(size_t, len, LIVEMIG_READ_BUDGET);
+	ret = livemig_fill_locked(migf, want);
+	if (ret)
+		goto out;
 	/*
 	 * At the end of what was produced: look for changes first.  ENOMSG
 	 * only once a DIRTY pass started here ran to its end with nothing
@@ -557,7 +603,9 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 	if (migf->produced == migf->consumed && !migf->more &&
 	    migf->precopy) {
 		livemig_save_locked(migf, LIVEMIG_SAVE_DIRTY);
-		livemig_fill_locked(migf, want);
+		ret = livemig_fill_locked(migf, want);
+		if (ret)
+			goto out;
 	}
 	ret = migf->err;
 	if (ret)

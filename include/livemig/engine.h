@@ -122,9 +122,11 @@ enum livemig_save_phase {
  *	emits nothing (a zero page folded into a ZERO range) is charged
  *	with livemig_save_charge(), so that livemig_save_full() bounds it
  *	too: a call must not walk all of a large device's state because
- *	none of it needed sending.  While nothing is unread the core calls
- *	again (memory_lock dropped in between) until something is emitted
- *	or the phase completes: a PRE_COPY read answers ENOMSG only after a
+ *	none of it needed sending.  Within one read, and while nothing is
+ *	unread, the core calls again (memory_lock and state_mutex dropped
+ *	in between: other ops, trapped accesses and arcs may run there, as
+ *	between two reads) until something is emitted or the phase
+ *	completes: a PRE_COPY read answers ENOMSG only after a
  *	DIRTY phase ran to its end with nothing to send, so a DIRTY phase
  *	must end (it looks at the changes known when it started, not at
  *	those made while it runs).
