@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 
-from . import checks, migration, variants
+from . import checks, holds, migration, variants
 from .common import REPO, HarnessError, qemu_version
 from .harness import Harness
 from .qmp import QMPError
@@ -67,23 +67,28 @@ class BochsHarness(Harness):
         no migration ("none"), then a hold for migration.migrate() that
         keeps the migration in PRE_COPY for @window seconds once the
         device is in it and then takes that window ("precopy") before it
-        lets the migration converge.  Returns (the dict the windows go
+        lets the migration converge.  Over the same window the source
+        device's lock holds are timed ("precopy_holds", see holds.py):
+        what of the guest's stalls the driver can have caused.  Returns (the dict the windows go
         into, the hold).
         """
         self.stall(src)
         time.sleep(window)
         stall = {'none': self.stall(src)}
         t = {}
+        locks = holds.LockHolds()
 
         def holding(samples):
             if samples[-1]['device'] != 'pre-copy':
                 return True
             if 't0' not in t:
+                locks.start()
                 self.stall(src)             # the window starts in PRE_COPY
                 t['t0'] = time.monotonic()
             if time.monotonic() - t['t0'] < window:
                 return True
             stall['precopy'] = self.stall(src)
+            stall['precopy_holds'] = locks.stop(self.hosts[0])
             return False
         return stall, holding
 

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: GPL-2.0
+"""
+How long the driver holds a device's locks, measured from outside it.
+
+A guest's access to the device waits for what the driver holds: a
+trapped register access for the device's state_mutex, a VRAM access
+that faults (after a write-tracking collection) for vfio's memory_lock,
+which the driver takes for write around every engine call.  While a
+window runs, kprobes on the module's own functions time every hold of
+either lock:
+
+  state_mutex   livemig_lock() returned  ->  livemig_unlock() called
+  memory_lock   livemig_hw_begin() returned  ->  livemig_hw_end() called
+
+Each probe also records its device (the struct livemig_device pointer,
+the functions' first argument); a device is told by its PCI address
+through the livemig trace events (livemig_precopy_info, livemig_arc),
+which fire with state_mutex held, so the pointer that thread holds then
+is that device's.  The probes go into a tracefs instance of their own,
+so the global trace buffer (the demo's) is left alone.
+
+The kprobes add a little to every hold they time, and the clock is the
+trace clock of the kernel the rig runs (TCG: a vCPU descheduled while
+holding a lock counts as holding it, as it does for a waiter).
+"""
+
+import os
+import re
+
+TRACING = '/sys/kernel/tracing'
+INSTANCE = 'livemig-holds'
+MODULE = 'livemig_vfio_pci'
+
+# name: (kprobe definition, what it marks)
+PROBES = (
+    ('lmh_lk', 'p:%s %s:livemig_lock ld=$arg1'),
+    ('lmh_lkr', 'r:%s %s:livemig_lock'),
+    ('lmh_ul', 'p:%s %s:livemig_unlock ld=$arg1'),
+    ('lmh_hb', 'p:%s %s:livemig_hw_begin ld=$arg1'),
+    ('lmh_hbr', 'r:%s %s:livemig_hw_begin ret=$retval'),
+    ('lmh_he', 'p:%s %s:livemig_hw_end ld=$arg1'),
+)
+EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc')
+
+LINE = re.compile(r'-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
+BDF = re.compile(r'([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f])')
+
+
+def _write(path, text, append=False):
+    # os.open: Python's append mode seeks to the end, which tracefs refuses.
+    fd = os.open(path, os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
+    try:
+        os.write(fd, (text + '\n').encode())
+    finally:
+        os.close(fd)
+
+
+class LockHolds:
+    """start() before the window, stop(bdf) after it: the holds of that
+    device's locks in between, as a dict (or {'error': why})."""
+
+    def __init__(self):
+        self.inst = os.path.join(TRACING, 'instances', INSTANCE)
+        self.error = None
+
+    def start(self):
+        try:
+            if not os.path.isdir(os.path.join(TRACING, 'events')):
+                os.system('mount -t tracefs nodev %s 2>/dev/null' % TRACING)
+            self._remove()
+            for name, fmt in PROBES:
+                _write(os.path.join(TRACING, 'kprobe_events'),
+                       fmt % (name, MODULE), append=True)
+            os.makedirs(self.inst, exist_ok=True)
+            _write(os.path.join(self.inst, 'buffer_size_kb'), '65536')
+            for name, _ in PROBES:
+                _write(os.path.join(self.inst, 'events', 'kprobes', name,
+                                    'enable'), '1')
+            for ev in EVENTS:
+                _write(os.path.join(self.inst, 'events', ev, 'enable'), '1')
+            _write(os.path.join(self.inst, 'tracing_on'), '1')
+        except OSError as e:
+            self.error = 'cannot set up the kprobes: %s' % e
+            self._remove()
+
+    def _remove(self):
+        try:
+            if os.path.isdir(self.inst):
+                _write(os.path.join(self.inst, 'tracing_on'), '0')
+                os.rmdir(self.inst)
+        except OSError:
+            pass
+        for name, _ in PROBES:
+            try:
+                _write(os.path.join(TRACING, 'kprobe_events'), '-:' + name,
+                       append=True)
+            except OSError:
+                pass
+
+    def stop(self, bdf):
+        if self.error:
+            return {'error': self.error}
+        try:
+            _write(os.path.join(self.inst, 'tracing_on'), '0')
+            with open(os.path.join(self.inst, 'trace')) as f:
+                lines = f.readlines()
+        except OSError as e:
+            return {'error': 'cannot read the trace: %s' % e}
+        finally:
+            self._remove()
+        return summarize(lines, bdf)
+
+
+def _stats(prefix, holds):
+    holds = sorted(holds)
+    if not holds:
+        return {prefix + '_n': 0}
+    return {prefix + '_n': len(holds),
+            prefix + '_max_us': round(holds[-1]),
+            prefix + '_p99_us': round(holds[int(len(holds) * 0.99)]),
+            prefix + '_p50_us': round(holds[len(holds) // 2])}
+
+
+def summarize(lines, bdf):
+    """The holds of device @bdf in trace @lines (see the module's doc)."""
+    want = {}       # pid -> ld it waits for (livemig_lock entered)
+    held = {}       # pid -> (ld, since) with state_mutex held
+    hw_ld = {}      # pid -> ld of livemig_hw_begin entered
+    hw = {}         # pid -> (ld, since) with memory_lock held for write
+    lds = {}        # bdf -> ld
+    state = []      # (ld, us)
+    mem = []
+    for line in lines:
+        m = LINE.search(line)
+        if not m:
+            continue
+        pid, t, ev, rest = m.group(1), float(m.group(2)), m.group(3), m.group(4)
+        ld = re.search(r'ld=(0x[0-9a-f]+)', rest)
+        ld = ld.group(1) if ld else None
+        if ev == 'lmh_lk':
+            want[pid] = ld
+        elif ev == 'lmh_lkr' and pid in want:
+            held[pid] = (want.pop(pid), t)
+        elif ev == 'lmh_ul':
+            if pid in held and held[pid][0] == ld:
+                state.append((ld, (t - held.pop(pid)[1]) * 1e6))
+        elif ev == 'lmh_hb':
+            hw_ld[pid] = ld
+        elif ev == 'lmh_hbr' and pid in hw_ld:
+            r = re.search(r'ret=(\S+)', rest)
+            if r and int(r.group(1), 0) == 0:
+                hw[pid] = (hw_ld.pop(pid), t)
+        elif ev == 'lmh_he':
+            if pid in hw and hw[pid][0] == ld:
+                mem.append((ld, (t - hw.pop(pid)[1]) * 1e6))
+        elif ev in ('livemig_precopy_info', 'livemig_arc') and pid in held:
+            b = BDF.search(rest)
+            if b:
+                lds[b.group(1)] = held[pid][0]
+    ld = lds.get(bdf)
+    if ld is None:
+        return {'error': 'no livemig trace event of %s with a lock held in '
+                'the window (%d trace lines)' % (bdf, len(lines))}
+    r = {'bdf': bdf}
+    r.update(_stats('state_mutex', [us for d, us in state if d == ld]))
+    r.update(_stats('memory_lock', [us for d, us in mem if d == ld]))
+    return r
