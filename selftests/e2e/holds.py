@@ -31,13 +31,13 @@ TRACING = '/sys/kernel/tracing'
 INSTANCE = 'livemig-holds'
 MODULE = 'livemig_vfio_pci'
 
-# name: (kprobe definition, what it marks)
+# (name, kprobe definition)
 PROBES = (
     ('lmh_lk', 'p:%s %s:livemig_lock ld=$arg1'),
     ('lmh_lkr', 'r:%s %s:livemig_lock'),
     ('lmh_ul', 'p:%s %s:livemig_unlock ld=$arg1'),
     ('lmh_hb', 'p:%s %s:livemig_hw_begin ld=$arg1'),
-    ('lmh_hbr', 'r:%s %s:livemig_hw_begin ret=$retval'),
+    ('lmh_hbr', 'r:%s %s:livemig_hw_begin'),
     ('lmh_he', 'p:%s %s:livemig_hw_end ld=$arg1'),
 )
 EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc')
@@ -147,9 +147,8 @@ def summarize(lines, bdf):
         elif ev == 'lmh_hb':
             hw_ld[pid] = ld
         elif ev == 'lmh_hbr' and pid in hw_ld:
-            r = re.search(r'ret=(\S+)', rest)
-            if r and int(r.group(1), 0) == 0:
-                hw[pid] = (hw_ld.pop(pid), t)
+            # A livemig_hw_begin() that failed has no livemig_hw_end().
+            hw[pid] = (hw_ld.pop(pid), t)
         elif ev == 'lmh_he':
             if pid in hw and hw[pid][0] == ld:
                 mem.append((ld, (t - hw.pop(pid)[1]) * 1e6))
