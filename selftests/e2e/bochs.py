@@ -77,12 +77,13 @@ class BochsHarness(Harness):
         stall = {'none': self.stall(src)}
         t = {}
         locks = holds.LockHolds()
+        locks.start()                       # the arc to PRE_COPY names src
 
         def holding(samples):
             if samples[-1]['device'] != 'pre-copy':
                 return True
             if 't0' not in t:
-                locks.start()
+                locks.window()
                 self.stall(src)             # the window starts in PRE_COPY
                 t['t0'] = time.monotonic()
             if time.monotonic() - t['t0'] < window:

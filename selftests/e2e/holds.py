@@ -16,8 +16,12 @@ Each probe also records its device (the struct livemig_device pointer,
 the functions' first argument); a device is told by its PCI address
 through the livemig trace events (livemig_precopy_info, livemig_arc),
 which fire with state_mutex held, so the pointer that thread holds then
-is that device's.  The probes go into a tracefs instance of their own,
-so the global trace buffer (the demo's) is left alone.
+is that device's.  QEMU need not ask PRECOPY_INFO in the window (with a
+large VRAM it does not), so tracing starts before the migration, whose
+RUNNING -> PRE_COPY arc names the source, and window() and stop() write
+markers into the trace: only holds between them count.  The probes go
+into a tracefs instance of their own, so the global trace buffer (the
+demo's) is left alone.
 
 The kprobes add a little to every hold they time, and the clock is the
 trace clock of the kernel the rig runs (TCG: a vCPU descheduled while
@@ -55,9 +59,13 @@ def _write(path, text, append=False):
         os.close(fd)
 
 
+MARK = 'livemig-holds window'
+
+
 class LockHolds:
-    """start() before the window, stop(bdf) after it: the holds of that
-    device's locks in between, as a dict (or {'error': why})."""
+    """start() before the migration, window() where the window starts,
+    stop(bdf) where it ends: the holds of that device's locks in the
+    window, as a dict (or {'error': why})."""
 
     def __init__(self):
         self.inst = os.path.join(TRACING, 'instances', INSTANCE)
@@ -83,6 +91,17 @@ class LockHolds:
             self.error = 'cannot set up the kprobes: %s' % e
             self._remove()
 
+    def _mark(self, what):
+        if not self.error:
+            try:
+                _write(os.path.join(self.inst, 'trace_marker'),
+                       '%s %s' % (MARK, what))
+            except OSError as e:
+                self.error = 'cannot mark the trace: %s' % e
+
+    def window(self):
+        self._mark('start')
+
     def _remove(self):
         try:
             if os.path.isdir(self.inst):
@@ -98,7 +117,9 @@ class LockHolds:
                 pass
 
     def stop(self, bdf):
+        self._mark('end')
         if self.error:
+            self._remove()
             return {'error': self.error}
         try:
             _write(os.path.join(self.inst, 'tracing_on'), '0')
@@ -122,19 +143,25 @@ def _stats(prefix, holds):
 
 
 def summarize(lines, bdf):
-    """The holds of device @bdf in trace @lines (see the module's doc)."""
+    """The holds of device @bdf in trace @lines (see the module's doc):
+    with window markers in them, those that began after the start
+    marker and ended before the end marker; without, all."""
     want = {}       # pid -> ld it waits for (livemig_lock entered)
     held = {}       # pid -> (ld, since) with state_mutex held
     hw_ld = {}      # pid -> ld of livemig_hw_begin entered
     hw = {}         # pid -> (ld, since) with memory_lock held for write
     lds = {}        # bdf -> ld
-    state = []      # (ld, us)
+    state = []      # (ld, since, until)
     mem = []
+    win = [None, None]
     for line in lines:
         m = LINE.search(line)
         if not m:
             continue
         pid, t, ev, rest = m.group(1), float(m.group(2)), m.group(3), m.group(4)
+        if ev == 'tracing_mark_write' and rest.startswith(MARK):
+            win[rest.endswith(' end')] = t
+            continue
         ld = re.search(r'ld=(0x[0-9a-f]+)', rest)
         ld = ld.group(1) if ld else None
         if ev == 'lmh_lk':
@@ -143,7 +170,7 @@ def summarize(lines, bdf):
             held[pid] = (want.pop(pid), t)
         elif ev == 'lmh_ul':
             if pid in held and held[pid][0] == ld:
-                state.append((ld, (t - held.pop(pid)[1]) * 1e6))
+                state.append((ld, held.pop(pid)[1], t))
         elif ev == 'lmh_hb':
             hw_ld[pid] = ld
         elif ev == 'lmh_hbr' and pid in hw_ld:
@@ -151,7 +178,7 @@ def summarize(lines, bdf):
             hw[pid] = (hw_ld.pop(pid), t)
         elif ev == 'lmh_he':
             if pid in hw and hw[pid][0] == ld:
-                mem.append((ld, (t - hw.pop(pid)[1]) * 1e6))
+                mem.append((ld, hw.pop(pid)[1], t))
         elif ev in ('livemig_precopy_info', 'livemig_arc') and pid in held:
             b = BDF.search(rest)
             if b:
@@ -160,7 +187,13 @@ def summarize(lines, bdf):
     if ld is None:
         return {'error': 'no livemig trace event of %s with a lock held in '
                 'the window (%d trace lines)' % (bdf, len(lines))}
+    lo = win[0] if win[0] is not None else float('-inf')
+    hi = win[1] if win[1] is not None else float('inf')
+
+    def mine(holds):
+        return [(b - a) * 1e6 for d, a, b in holds
+                if d == ld and a >= lo and b <= hi]
     r = {'bdf': bdf}
-    r.update(_stats('state_mutex', [us for d, us in state if d == ld]))
-    r.update(_stats('memory_lock', [us for d, us in mem if d == ld]))
+    r.update(_stats('state_mutex', mine(state)))
+    r.update(_stats('memory_lock', mine(mem)))
     return r
