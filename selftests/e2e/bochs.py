@@ -69,8 +69,9 @@ class BochsHarness(Harness):
         device is in it and then takes that window ("precopy") before it
         lets the migration converge.  Over the same window the source
         device's lock holds are timed ("precopy_holds", see holds.py):
-        what of the guest's stalls the driver can have caused.  Returns (the dict the windows go
-        into, the hold).
+        what of the guest's stalls the driver can have caused.  Returns
+        (the dict the windows go into, the hold, the LockHolds, which the
+        caller closes once the migration is over).
         """
         self.stall(src)
         time.sleep(window)
@@ -91,7 +92,7 @@ class BochsHarness(Harness):
             stall['precopy'] = self.stall(src)
             stall['precopy_holds'] = locks.stop(self.hosts[0])
             return False
-        return stall, holding
+        return stall, holding, locks
 
     def bench(self, config, prefill, stall_window=10.0):
         """One migration, measured; returns the result record."""
@@ -108,10 +109,14 @@ class BochsHarness(Harness):
             if r.returncode:
                 raise HarnessError('prefill failed: ' + r.stderr)
         src, dst = variants.ready_pair(self, variant)
-        hold = None
+        hold = locks = None
         if config == 'stall':
-            stall, hold = self._stall_windows(src, stall_window)
-        res = migration.migrate(self, src, dst, hold=hold)
+            stall, hold, locks = self._stall_windows(src, stall_window)
+        try:
+            res = migration.migrate(self, src, dst, hold=hold)
+        finally:
+            if locks:
+                locks.close()       # the probes go, window or not
         done = checks.completed(self, variant, src, dst, res)
         rec = self.record(variant, res)
         if config == 'stall':

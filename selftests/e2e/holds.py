@@ -102,6 +102,10 @@ class LockHolds:
     def window(self):
         self._mark('start')
 
+    def close(self):
+        """Remove the probes and the instance (again); stop() does too."""
+        self._remove()
+
     def _remove(self):
         try:
             if os.path.isdir(self.inst):
