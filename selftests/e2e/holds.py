@@ -150,13 +150,15 @@ def summarize(lines, bdf):
     """The holds of device @bdf in trace @lines (see the module's doc):
     with window markers in them, those that began after the start
     marker and ended before the end marker; without, all."""
-    want = {}       # pid -> ld it waits for (livemig_lock entered)
-    held = {}       # pid -> (ld, since) with state_mutex held
-    hw_ld = {}      # pid -> ld of livemig_hw_begin entered
-    hw = {}         # pid -> (ld, since) with memory_lock held for write
+    # Per lock: the probes of entering, having taken and releasing it.
+    locks = {'state_mutex': ('lmh_lk', 'lmh_lkr', 'lmh_ul'),
+             'memory_lock': ('lmh_hb', 'lmh_hbr', 'lmh_he')}
+    probe = {ev: (lock, i) for lock, evs in locks.items()
+             for i, ev in enumerate(evs)}
+    entered = {lock: {} for lock in locks}   # pid -> ld it waits for
+    held = {lock: {} for lock in locks}      # pid -> (ld, since)
+    done = {lock: [] for lock in locks}      # (ld, since, until)
     lds = {}        # bdf -> ld
-    state = []      # (ld, since, until)
-    mem = []
     win = [None, None]
     for line in lines:
         m = LINE.search(line)
@@ -166,27 +168,23 @@ def summarize(lines, bdf):
         if ev == 'tracing_mark_write' and rest.startswith(MARK):
             win[rest.endswith(' end')] = t
             continue
-        ld = re.search(r'ld=(0x[0-9a-f]+)', rest)
-        ld = ld.group(1) if ld else None
-        if ev == 'lmh_lk':
-            want[pid] = ld
-        elif ev == 'lmh_lkr' and pid in want:
-            held[pid] = (want.pop(pid), t)
-        elif ev == 'lmh_ul':
-            if pid in held and held[pid][0] == ld:
-                state.append((ld, held.pop(pid)[1], t))
-        elif ev == 'lmh_hb':
-            hw_ld[pid] = ld
-        elif ev == 'lmh_hbr' and pid in hw_ld:
-            # A livemig_hw_begin() that failed has no livemig_hw_end().
-            hw[pid] = (hw_ld.pop(pid), t)
-        elif ev == 'lmh_he':
-            if pid in hw and hw[pid][0] == ld:
-                mem.append((ld, hw.pop(pid)[1], t))
-        elif ev in ('livemig_precopy_info', 'livemig_arc') and pid in held:
+        if ev in probe:
+            lock, step = probe[ev]
+            ld = re.search(r'ld=(0x[0-9a-f]+)', rest)
+            ld = ld.group(1) if ld else None
+            if step == 0:
+                entered[lock][pid] = ld
+            elif step == 1 and pid in entered[lock]:
+                # A livemig_hw_begin() that failed has no livemig_hw_end().
+                held[lock][pid] = (entered[lock].pop(pid), t)
+            elif step == 2 and pid in held[lock] and \
+                    held[lock][pid][0] == ld:
+                done[lock].append((ld, held[lock].pop(pid)[1], t))
+        elif ev in ('livemig_precopy_info', 'livemig_arc') and \
+                pid in held['state_mutex']:
             b = BDF.search(rest)
             if b:
-                lds[b.group(1)] = held[pid][0]
+                lds[b.group(1)] = held['state_mutex'][pid][0]
     ld = lds.get(bdf)
     if ld is None:
         return {'error': 'no livemig trace event of %s with a lock held in '
@@ -198,6 +196,6 @@ def summarize(lines, bdf):
         return [(b - a) * 1e6 for d, a, b in holds
                 if d == ld and a >= lo and b <= hi]
     r = {'bdf': bdf}
-    r.update(_stats('state_mutex', mine(state)))
-    r.update(_stats('memory_lock', mine(mem)))
+    for lock in locks:
+        r.update(_stats(lock, mine(done[lock])))
     return r
