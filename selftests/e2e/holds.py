@@ -188,7 +188,7 @@ def summarize(lines, bdf):
     ld = lds.get(bdf)
     if ld is None:
         return {'error': 'no livemig trace event of %s with a lock held in '
-                'the window (%d trace lines)' % (bdf, len(lines))}
+                'the trace (%d lines)' % (bdf, len(lines))}
     lo = win[0] if win[0] is not None else float('-inf')
     hi = win[1] if win[1] is not None else float('inf')
 
