@@ -12,6 +12,12 @@ either lock:
   state_mutex   livemig_lock() returned  ->  livemig_unlock() called
   memory_lock   livemig_hw_begin() returned  ->  livemig_hw_end() called
 
+Each hold is also told by where it was taken and released (the
+callers of the probed functions, e.g. "livemig_file_read..
+livemig_fill_locked"; the return probes give the first, the release
+probes' "at=" argument the second): the summary names the sites of the longest hold
+and counts the holds of 10 ms or more per pair of sites.
+
 Each probe also records its device (the struct livemig_device pointer,
 the functions' first argument); a device is told by its PCI address
 through the livemig trace events (livemig_precopy_info, livemig_arc),
@@ -39,14 +45,21 @@ MODULE = 'livemig_vfio_pci'
 PROBES = (
     ('lmh_lk', 'p:%s %s:livemig_lock ld=$arg1'),
     ('lmh_lkr', 'r:%s %s:livemig_lock'),
-    ('lmh_ul', 'p:%s %s:livemig_unlock ld=$arg1'),
+    ('lmh_ul', 'p:%s %s:livemig_unlock ld=$arg1 at=$stack0:symbol'),
     ('lmh_hb', 'p:%s %s:livemig_hw_begin ld=$arg1'),
     ('lmh_hbr', 'r:%s %s:livemig_hw_begin'),
-    ('lmh_he', 'p:%s %s:livemig_hw_end ld=$arg1'),
+    ('lmh_he', 'p:%s %s:livemig_hw_end ld=$arg1 at=$stack0:symbol'),
 )
 EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc')
 
 LINE = re.compile(r'-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
+# Where a lock was taken: the return probe's caller, "(site+off/size
+# [module] <- fn)"; where it was released: the probe's "at=" argument, the caller as
+# the kernel prints a symbol (site+off/size).  An entry probe beside a
+# return probe on the same function would see the return trampoline.
+SITE = re.compile(r'^\(([\w.]+(?:\+0x[0-9a-f]+)?)/0x[0-9a-f]+(?: \[\w+\])? <- |'
+                  r' at=([\w.]+(?:\+0x[0-9a-f]+)?)')
+LONG_US = 10000
 BDF = re.compile(r'([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f])')
 
 
@@ -172,14 +185,17 @@ def summarize(lines, bdf):
             lock, step = probe[ev]
             ld = re.search(r'ld=(0x[0-9a-f]+)', rest)
             ld = ld.group(1) if ld else None
+            at = SITE.search(rest)
+            at = (at.group(1) or at.group(2)) if at else '?'
             if step == 0:
                 entered[lock][pid] = ld
             elif step == 1 and pid in entered[lock]:
                 # A livemig_hw_begin() that failed has no livemig_hw_end().
-                held[lock][pid] = (entered[lock].pop(pid), t)
+                held[lock][pid] = (entered[lock].pop(pid), at, t)
             elif step == 2 and pid in held[lock] and \
                     held[lock][pid][0] == ld:
-                done[lock].append((ld, held[lock].pop(pid)[1], t))
+                _, since_at, since = held[lock].pop(pid)
+                done[lock].append((ld, since, t, since_at + '..' + at))
         elif ev in ('livemig_precopy_info', 'livemig_arc') and \
                 pid in held['state_mutex']:
             b = BDF.search(rest)
@@ -192,10 +208,17 @@ def summarize(lines, bdf):
     lo = win[0] if win[0] is not None else float('-inf')
     hi = win[1] if win[1] is not None else float('inf')
 
-    def mine(holds):
-        return [(b - a) * 1e6 for d, a, b in holds
-                if d == ld and a >= lo and b <= hi]
     r = {'bdf': bdf}
     for lock in locks:
-        r.update(_stats(lock, mine(done[lock])))
+        mine = [((b - a) * 1e6, at) for d, a, b, at in done[lock]
+                if d == ld and a >= lo and b <= hi]
+        r.update(_stats(lock, [us for us, _ in mine]))
+        if mine:
+            r[lock + '_longest_at'] = max(mine)[1]
+            long_ = {}
+            for us, at in mine:
+                if us >= LONG_US:
+                    at = re.sub(r'\+0x[0-9a-f]+', '', at)
+                    long_[at] = long_.get(at, 0) + 1
+            r[lock + '_over_10ms'] = long_
     return r
