@@ -15,11 +15,15 @@
  * for the run and released after it.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "lib/lm_test.h"
@@ -1021,6 +1025,222 @@ TEST_F(bochs, read_lets_registers_and_arcs_in)
 
 	lm_close(&self->fd);
 	lm_buf_free(&self->stream);
+	bochs_regs_mode(&want, 800, 600, 32, 0, true);
+	bochs_regs_mode(&other, 640, 480, 0, 0, false);
+	ASSERT_LE(0, saved_pair(_metadata, self, &want, &other));
+	resume_matches(_metadata, self, LM_CHUNK_ALL);
+}
+
+/*
+ * A read() held inside its copy to the user: the buffer is registered
+ * with a userfaultfd for missing pages, so the copy waits in the fault
+ * until the test lets it go (unregisters the range, which wakes it).
+ */
+struct held_read {
+	int uffd;
+	uint8_t *buf;
+	size_t len;
+	int fd;
+	long n;		/* what the read() returned */
+};
+
+static void *held_read_run(void *arg)
+{
+	struct held_read *h = arg;
+
+	h->n = lm_read1(h->fd, h->buf, h->len);
+	return NULL;
+}
+
+/* A userfaultfd and a buffer registered with it: 0, or -errno. */
+static int held_read_arm(struct held_read *h, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	h->len = len;
+	h->buf = MAP_FAILED;
+	/* Not UFFD_USER_MODE_ONLY: the fault to catch is the kernel's. */
+	h->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (h->uffd < 0)
+		return -errno;
+	if (ioctl(h->uffd, UFFDIO_API, &api))
+		return -errno;
+	h->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->buf == MAP_FAILED)
+		return -errno;
+	reg.range.start = (uintptr_t)h->buf;
+	reg.range.len = len;
+	return ioctl(h->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+/*
+ * The reader's copy has faulted: 0, or an errno (nothing within a
+ * minute: the read() returned without copying, or never got there).
+ */
+static int held_read_faulted(struct held_read *h)
+{
+	struct pollfd p = { .fd = h->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&p, 1, 60000) != 1)
+		return -ETIMEDOUT;
+	if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -errno;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -EPROTO;
+}
+
+/* Let the copy go on: the range is unregistered, its waiters woken. */
+static int held_read_release(struct held_read *h)
+{
+	struct uffdio_range r = {
+		.start = (uintptr_t)h->buf, .len = h->len,
+	};
+
+	return ioctl(h->uffd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+static void held_read_free(struct held_read *h)
+{
+	if (h->buf != MAP_FAILED)
+		munmap(h->buf, h->len);
+	if (h->uffd >= 0)
+		close(h->uffd);
+}
+
+/* What a second thread does with the device while the read() is held. */
+struct held_access {
+	struct lm_dev *dev;
+	struct bochs_regs want, got;
+	int state;	/* the arc it then takes */
+	int ret;
+	atomic_bool done;
+};
+
+static void *held_access_run(void *arg)
+{
+	struct held_access *a = arg;
+
+	a->ret = bochs_write_regs(a->dev, &a->want);
+	a->ret = a->ret ?: bochs_read_regs(a->dev, &a->got);
+	a->ret = a->ret ?: lm_mig_set_state(a->dev, a->state, NULL);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+/*
+ * PRE_COPY's read() is held in its copy to the user while a second
+ * thread writes and reads back the registers and takes the arc @state.
+ * Returns whether the thread was done before the copy was let go (it
+ * waits up to a minute for that: with the device's lock held across the
+ * copy it never is); the reader's result is in @h->n.
+ */
+static bool held_read_with_access(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(bochs) *self,
+				  struct held_read *h, struct held_access *a)
+{
+	pthread_t rt, at;
+	bool first;
+	int i, ret;
+	char d[512];
+
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	h->fd = self->fd;
+	ASSERT_EQ(0, pthread_create(&rt, NULL, held_read_run, h));
+	ret = held_read_faulted(h);
+	if (ret) {
+		held_read_release(h);
+		pthread_join(rt, NULL);
+		ASSERT_EQ(0, ret)
+			TH_LOG("the read() never reached its copy: %s (it returned %ld)",
+			       strerror(-ret), h->n);
+	}
+
+	a->dev = &self->src;
+	atomic_init(&a->done, false);
+	ASSERT_EQ(0, pthread_create(&at, NULL, held_access_run, a));
+	for (i = 0; i < 30000 && !atomic_load(&a->done); i++)
+		usleep(1000);
+	first = atomic_load(&a->done);
+	ASSERT_EQ(0, held_read_release(h));
+	ASSERT_EQ(0, pthread_join(at, NULL));
+	ASSERT_EQ(0, pthread_join(rt, NULL));
+	ASSERT_EQ(0, a->ret) TH_LOG("access or arc: %s", strerror(-a->ret));
+	EXPECT_EQ(0, bochs_regs_diff(&a->want, &a->got, d, sizeof(d)))
+		TH_LOG("registers read back (expected!=got):%s", d);
+	return first;
+}
+
+/*
+ * A read() copies out to the user without holding the device: while its
+ * copy waits in a page fault, the registers and PRE_COPY -> STOP_COPY
+ * go ahead (STOP_COPY emits into the same session meanwhile).  The
+ * bytes the held read() then returns, followed by the rest of the FD,
+ * are a stream the destination resumes to the source's VRAM.
+ */
+TEST_F(bochs, held_read_copy_lets_stop_copy_in)
+{
+	struct held_access a = { .state = S_STOP_COPY };
+	struct held_read h = { .uffd = -1 };
+	bool first;
+	int ret, end;
+
+	LM_NEED_PRECOPY(&self->src);
+	ret = held_read_arm(&h, 1 << 20);
+	if (ret == -ENOSYS) {
+		held_read_free(&h);
+		SKIP(return, "kernel without userfaultfd (ENOSYS)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("userfaultfd: %s", strerror(-ret));
+	bochs_regs_mode(&a.want, 800, 600, 32, 0, true);
+	first = held_read_with_access(_metadata, self, &h, &a);
+	EXPECT_TRUE(first)
+		TH_LOG("register accesses and the STOP_COPY arc waited for a read() held in its copy to the user");
+	ASSERT_LT(0, h.n) TH_LOG("held read: %s", strerror((int)-h.n));
+	ASSERT_EQ(0, lm_buf_append(&self->stream, h.buf, h.n));
+	held_read_free(&h);
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 65536,
+				 2 * self->vram + (1 << 20), &end));
+	ASSERT_EQ(LM_END_PERM, end);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+	resume_matches(_metadata, self, LM_CHUNK_ALL);
+	ASSERT_EQ(0, bochs_read_regs(&self->dst, &a.got));
+	EXPECT_EQ(0, bochs_regs_diff(&a.want, &a.got, NULL, 0));
+}
+
+/*
+ * The session ends (PRE_COPY -> RUNNING) while a read() waits in its copy
+ * to the user: the arc goes ahead, the read() then fails with ENODEV
+ * (its bytes belong to a stream nobody can finish), and the buffer it
+ * copied from is freed once, by it (KASAN on the debug tier).  The
+ * device then saves and resumes as before.
+ */
+TEST_F(bochs, held_read_copy_lets_session_end)
+{
+	struct held_access a = { .state = S_RUNNING };
+	struct held_read h = { .uffd = -1 };
+	struct bochs_regs want, other;
+	bool first;
+	int ret;
+
+	LM_NEED_PRECOPY(&self->src);
+	ret = held_read_arm(&h, 1 << 20);
+	if (ret == -ENOSYS) {
+		held_read_free(&h);
+		SKIP(return, "kernel without userfaultfd (ENOSYS)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("userfaultfd: %s", strerror(-ret));
+	bochs_regs_mode(&a.want, 1024, 768, 16, 8, true);
+	first = held_read_with_access(_metadata, self, &h, &a);
+	EXPECT_TRUE(first)
+		TH_LOG("register accesses and the RUNNING arc waited for a read() held in its copy to the user");
+	EXPECT_EQ(-ENODEV, h.n)
+		TH_LOG("held read after its session ended: %ld", h.n);
+	held_read_free(&h);
+
+	lm_close(&self->fd);
 	bochs_regs_mode(&want, 800, 600, 32, 0, true);
 	bochs_regs_mode(&other, 640, 480, 0, 0, false);
 	ASSERT_LE(0, saved_pair(_metadata, self, &want, &other));
