@@ -50,9 +50,17 @@
  * @err: saving: sticky error that read() returns; resuming: unused
  * @rejected: resuming: the one log line for a rejected stream was printed
  * @wq: poll waiters
+ * @read_mutex: saving: held by read() throughout, so that one read() at a
+ *	time copies out of @buf with state_mutex dropped; taken before
+ *	state_mutex, never under it
  * @buf: saving: bytes [@buf_start, @produced) of the stream
  * @buf_start: absolute stream offset of @buf[0]
  * @cap: size of @buf
+ * @copying: saving: the buffer a read() copies from with state_mutex
+ *	dropped, or NULL; while @buf is that buffer it is neither moved
+ *	within nor freed (livemig_buf_drop())
+ * @stale: saving: @copying, once replaced or dropped meanwhile; the
+ *	read() frees it when its copy is done
  * @produced: saving: absolute count of bytes emitted
  * @consumed: saving: bytes read; resuming: bytes written
  * @initial_end: saving: absolute offset where the PRE_COPY initial data ends
@@ -64,8 +72,9 @@
  * @payload: resuming: the parser's record buffer
  * @bounce: resuming: copy_from_user() staging, one page
  *
- * Locking: every field but @session, @filp, @ld, @saving and @wq (set
- * when the session is created) is protected by @ld->state_mutex.  FD
+ * Locking: every field but @session, @filp, @ld, @saving, @wq and
+ * @read_mutex (set when the session is created) is protected by
+ * @ld->state_mutex.  FD
  * operations take it themselves; the reference the file holds keeps the
  * mutex alive.
  */
@@ -80,9 +89,12 @@ struct livemig_file {
 	int err;
 	bool rejected;
 	wait_queue_head_t wq;
+	struct mutex read_mutex;	/* see above: one read() at a time */
 	u8 *buf;
 	u64 buf_start;
 	size_t cap;
+	const u8 *copying;
+	u8 *stale;
 	u64 produced;
 	u64 consumed;
 	u64 initial_end;
@@ -120,33 +132,57 @@ struct livemig_save {
 
 static const struct file_operations livemig_fops;
 
-/* Make room for @len more bytes at the end of the saving buffer. */
+/* Is a read() copying out of @buf with state_mutex dropped? */
+static bool livemig_buf_pinned(struct livemig_file *migf)
+{
+	return migf->buf && migf->buf == migf->copying;
+}
+
+/*
+ * Let go of the saving buffer: freed, or left to the read() that copies
+ * out of it (@stale); the caller sets @buf anew.
+ */
+static void livemig_buf_drop(struct livemig_file *migf)
+{
+	if (livemig_buf_pinned(migf))
+		migf->stale = migf->buf;
+	else
+		kvfree(migf->buf);
+}
+
+/*
+ * Make room for @len more bytes at the end of the saving buffer.  The
+ * bytes already read are dropped, in place, unless a read() is copying
+ * out of the buffer; then a new buffer takes the unread bytes instead.
+ */
 static int livemig_buf_reserve(struct livemig_file *migf, size_t len)
 {
-	size_t used, unread, cap;
+	size_t unread, cap;
 	u8 *nbuf;
 
-	/* Drop what was read already, keeping the unread bytes in front. */
+	lockdep_assert_held(&migf->ld->state_mutex);
+
 	unread = migf->produced - migf->consumed;
-	if (migf->consumed > migf->buf_start) {
+	if (migf->consumed > migf->buf_start && !livemig_buf_pinned(migf)) {
 		if (unread)
 			memmove(migf->buf,
 				migf->buf + (migf->consumed - migf->buf_start),
 				unread);
 		migf->buf_start = migf->consumed;
 	}
-	used = unread;
-	if (used + len <= migf->cap)
+	if (migf->produced - migf->buf_start + len <= migf->cap)
 		return 0;
 
-	cap = max_t(size_t, PAGE_SIZE, 2 * (used + len));
+	cap = max_t(size_t, PAGE_SIZE, 2 * (unread + len));
 	nbuf = kvmalloc(cap, GFP_KERNEL_ACCOUNT);
 	if (!nbuf)
 		return -ENOMEM;
-	if (used)
-		memcpy(nbuf, migf->buf, used);
-	kvfree(migf->buf);
+	if (unread)
+		memcpy(nbuf, migf->buf + (migf->consumed - migf->buf_start),
+		       unread);
+	livemig_buf_drop(migf);
 	migf->buf = nbuf;
+	migf->buf_start = migf->consumed;
 	migf->cap = cap;
 	return 0;
 }
@@ -512,6 +548,7 @@ static struct livemig_file *livemig_file_create(struct livemig_device *ld,
 	migf->ld = ld;
 	migf->saving = saving;
 	init_waitqueue_head(&migf->wq);
+	mutex_init(&migf->read_mutex);
 	if (!saving) {
 		migf->payload = kvmalloc(e->max_record, GFP_KERNEL_ACCOUNT);
 		migf->bounce = (u8 *)__get_free_page(GFP_KERNEL_ACCOUNT);
@@ -533,13 +570,14 @@ static struct livemig_file *livemig_file_create(struct livemig_device *ld,
 err_free:
 	free_page((unsigned long)migf->bounce);
 	kvfree(migf->payload);
+	mutex_destroy(&migf->read_mutex);
 	kfree(migf);
 	return ERR_PTR(ret);
 }
 
 static void livemig_file_free_data(struct livemig_file *migf)
 {
-	kvfree(migf->buf);
+	livemig_buf_drop(migf);
 	migf->buf = NULL;
 	migf->cap = 0;
 	kvfree(migf->payload);
@@ -577,9 +615,12 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 {
 	struct livemig_file *migf = filp->private_data;
 	struct livemig_device *ld = migf->ld;
-	size_t avail, want;
+	size_t avail, want, left;
+	u8 *stale = NULL;
+	const u8 *from;
 	ssize_t ret;
 
+	mutex_lock(&migf->read_mutex);
 	livemig_lock(ld);
 	ret = livemig_read_check(migf);
 	if (ret)
@@ -617,15 +658,34 @@ static ssize_t livemig_file_read(struct file *filp, char __user *buf,
 		goto out;
 	}
 	len = min(len, avail);
-	if (copy_to_user(buf, migf->buf + (migf->consumed - migf->buf_start),
-			 len)) {
+
+	/*
+	 * Copy without state_mutex: the user's buffer may fault, and a
+	 * trapped register access of the guest waits for the mutex.  The
+	 * bytes stay where they are meanwhile (@copying), and only a read()
+	 * consumes them; whatever ended or replaced the buffer in between
+	 * left it to be freed here.
+	 */
+	from = migf->buf + (migf->consumed - migf->buf_start);
+	migf->copying = migf->buf;
+	livemig_unlock(ld);
+	left = copy_to_user(buf, from, len);
+	livemig_lock(ld);
+	migf->copying = NULL;
+	stale = migf->stale;
+	migf->stale = NULL;
+	if (migf->disabled) {
+		ret = -ENODEV;
+	} else if (left) {
 		ret = -EFAULT;
-		goto out;
+	} else {
+		migf->consumed += len;
+		ret = len;
 	}
-	migf->consumed += len;
-	ret = len;
 out:
 	livemig_unlock(ld);
+	mutex_unlock(&migf->read_mutex);
+	kvfree(stale);
 	return ret;
 }
 
@@ -840,6 +900,7 @@ static int livemig_file_release(struct inode *inode, struct file *filp)
 	livemig_file_free_data(migf);
 	livemig_unlock(ld);
 	put_device(&ld->core.vdev.device);
+	mutex_destroy(&migf->read_mutex);
 	kfree(migf);
 	return 0;
 }
