@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <linux/pci_regs.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
@@ -1244,6 +1245,39 @@ TEST_F(bochs, held_read_copy_lets_session_end)
 	bochs_regs_mode(&want, 800, 600, 32, 0, true);
 	bochs_regs_mode(&other, 640, 480, 0, 0, false);
 	ASSERT_LE(0, saved_pair(_metadata, self, &want, &other));
+	resume_matches(_metadata, self, LM_CHUNK_ALL);
+}
+
+/*
+ * Saving with memory decode off: the user may turn it off at any time,
+ * and ->save, which otherwise shares memory_lock with the user's faults,
+ * then gets the BARs exclusively with decode forced on for each call.
+ * The PRE_COPY and STOP_COPY stream must carry VRAM all the same, and
+ * the command register must read back as the user left it.
+ */
+TEST_F(bochs, save_with_memory_decode_off)
+{
+	uint16_t cmd, now;
+	int end;
+
+	LM_NEED_PRECOPY(&self->src);
+	fill_all(self->vsrc, self->npages, SEED_SRC);
+	ASSERT_EQ(0, lm_cfg_read16(&self->src, PCI_COMMAND, &cmd));
+	ASSERT_TRUE(cmd & PCI_COMMAND_MEMORY);
+	ASSERT_EQ(0, lm_cfg_write16(&self->src, PCI_COMMAND,
+				    cmd & ~PCI_COMMAND_MEMORY));
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_PRE_COPY, &self->fd));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 1 << 20, 0, &end));
+	EXPECT_EQ(LM_END_TEMP, end);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP_COPY, NULL));
+	ASSERT_EQ(0, bochs_drain(self->fd, &self->stream, 1 << 20,
+				 2 * self->vram + (1 << 20), &end));
+	EXPECT_EQ(LM_END_PERM, end);
+	ASSERT_EQ(0, lm_mig_set_state(&self->src, S_STOP, NULL));
+	ASSERT_EQ(0, lm_cfg_read16(&self->src, PCI_COMMAND, &now));
+	EXPECT_EQ(cmd & ~PCI_COMMAND_MEMORY, now)
+		TH_LOG("command register after saving: %#x", now);
+	ASSERT_EQ(0, lm_cfg_write16(&self->src, PCI_COMMAND, cmd));
 	resume_matches(_metadata, self, LM_CHUNK_ALL);
 }
 

@@ -81,6 +81,7 @@ enum livemig_slot {
  * @deferred_reset: a reset_done arrived while @state_mutex was busy
  * @hw_cmd: PCI command register saved by livemig_hw_begin()
  * @hw_forced: livemig_hw_begin() turned memory decode on
+ * @hw_shared: livemig_hw_begin() took memory_lock for read, not write
  * @open: the device is open (between open_device and close_device);
  *	written by main.c under state_mutex
  * @debugfs: the device's debugfs directory (debugfs.c), or an ERR_PTR/NULL
@@ -101,6 +102,7 @@ struct livemig_device {
 	bool deferred_reset;
 	u16 hw_cmd;
 	bool hw_forced;
+	bool hw_shared;
 	bool open;
 	struct dentry *debugfs;
 	u64 arcs;

@@ -70,7 +70,7 @@ static int livemig_hw_rw(struct livemig_device *ld, int bar, u64 off,
 {
 	void __iomem *io = livemig_bar_io(ld, bar, off, size);
 
-	/* Inside livemig_hw_begin() (write) or a trapped access (read). */
+	/* Inside livemig_hw_begin() (read or write) or a trapped access (read). */
 	lockdep_assert_held(&ld->core.memory_lock);
 	if (!io)
 		return -EINVAL;

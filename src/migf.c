@@ -108,10 +108,11 @@ struct livemig_file {
 
 /*
  * Bytes one ->save call may emit, or examine without emitting, before it
- * should return MORE.  A call holds vfio's memory_lock for write, and
- * the guest's first access to a VRAM page after a write-tracking
- * collection faults and waits for it: 128 KiB is a few milliseconds of
- * copying and hashing even on a KASAN kernel under TCG.
+ * should return MORE.  A call holds state_mutex, which a read() drops
+ * between calls, and a trapped register access waits for it (the
+ * guest's VRAM faults do not: ->save holds memory_lock only for read):
+ * 128 KiB is a few milliseconds of copying and hashing even on a KASAN
+ * kernel under TCG.
  */
 #define LIVEMIG_SAVE_BUDGET	(128 * 1024)
 
@@ -372,7 +373,8 @@ static int livemig_save_locked(struct livemig_file *migf,
 
 	if (migf->err || migf->final)
 		return migf->err;
-	ret = livemig_hw_call(ld, "save", ld->engine->save(ld, &s, phase));
+	ret = livemig_hw_call_shared(ld, "save",
+				     ld->engine->save(ld, &s, phase));
 	migf->spent += migf->produced - s.start + s.work;
 	migf->more = ret == LIVEMIG_SAVE_MORE;
 	migf->more_phase = phase;

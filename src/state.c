@@ -235,20 +235,45 @@ enum vfio_device_mig_state livemig_state(struct livemig_device *ld)
 /**
  * livemig_hw_begin() - make the device's BARs accessible to the engine
  * @ld: the device, state_mutex held
+ * @shared: memory_lock for read will do if memory decode is on
  *
  * Takes vfio's memory_lock for write, so no user access or mmap fault runs
  * meanwhile, and turns memory decode on if the user left it off; the
- * command register is restored by livemig_hw_end().  Use it through
- * livemig_hw_call().
+ * command register is restored by livemig_hw_end().
+ *
+ * With @shared, and memory decode on, memory_lock is taken for read
+ * instead: nothing can then turn decode off, reset or power down the
+ * function (vfio-pci core does those holding it for write), but the
+ * user's mmap faults on the BARs go on meanwhile.  For engine work that
+ * only reads the BARs while the guest may run (PRE_COPY's ->save): a
+ * guest's first access to a VRAM page after a write-tracking collection
+ * faults, and would otherwise wait for the whole call.
+ *
+ * Use it through livemig_hw_call() or livemig_hw_call_shared().
  *
  * Return: 0, or -EIO if the function is in a low power state.
  */
-int livemig_hw_begin(struct livemig_device *ld)
+int livemig_hw_begin(struct livemig_device *ld, bool shared)
 {
 	struct pci_dev *pdev = ld->core.pdev;
+	u16 cmd;
 
 	lockdep_assert_held(&ld->state_mutex);
+	if (shared) {
+		down_read(&ld->core.memory_lock);
+		if (livemig_powered(pdev)) {
+			pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+			if (cmd & PCI_COMMAND_MEMORY) {
+				ld->hw_shared = true;
+				ld->hw_forced = false;
+				return 0;
+			}
+		}
+		/* Decode must be forced on (or the answer is -EIO). */
+		up_read(&ld->core.memory_lock);
+	}
 	down_write(&ld->core.memory_lock);
+	ld->hw_shared = false;
 	if (!livemig_powered(pdev)) {
 		up_write(&ld->core.memory_lock);
 		return -EIO;
@@ -268,6 +293,10 @@ int livemig_hw_begin(struct livemig_device *ld)
 void livemig_hw_end(struct livemig_device *ld)
 {
 	lockdep_assert_held(&ld->core.memory_lock);
+	if (ld->hw_shared) {
+		up_read(&ld->core.memory_lock);
+		return;
+	}
 	if (ld->hw_forced)
 		pci_write_config_word(ld->core.pdev, PCI_COMMAND, ld->hw_cmd);
 	up_write(&ld->core.memory_lock);

@@ -46,7 +46,7 @@ void livemig_note_failure(struct livemig_device *ld, const char *where,
 			  int err);
 int livemig_failed(struct livemig_device *ld, const char *where, int err);
 
-int livemig_hw_begin(struct livemig_device *ld);
+int livemig_hw_begin(struct livemig_device *ld, bool shared);
 void livemig_hw_end(struct livemig_device *ld);
 
 /**
@@ -64,9 +64,29 @@ void livemig_hw_end(struct livemig_device *ld);
  * Return: livemig_hw_begin()'s error, or the value of @call.
  */
 #define livemig_hw_call(ld, what, call)					\
+	__livemig_hw_call(ld, what, false, call)
+
+/**
+ * livemig_hw_call_shared() - livemig_hw_call() that lets mmap faults in
+ * @ld: the device, state_mutex held
+ * @what: the op's name, a string literal
+ * @call: the op's call, an int expression
+ *
+ * As livemig_hw_call(), but with memory_lock held for read when memory
+ * decode is on already (livemig_hw_begin()): the user's mmap faults on
+ * the BARs do not wait for @call.  @call must not rely on the user being
+ * kept off the BARs; it may read and write them with the livemig_hw_*()
+ * accessors.
+ *
+ * Return: livemig_hw_begin()'s error, or the value of @call.
+ */
+#define livemig_hw_call_shared(ld, what, call)				\
+	__livemig_hw_call(ld, what, true, call)
+
+#define __livemig_hw_call(ld, what, shared, call)			\
 ({									\
 	struct livemig_device *__ld = (ld);				\
-	int __ret = livemig_hw_begin(__ld);				\
+	int __ret = livemig_hw_begin(__ld, shared);			\
 									\
 	if (!__ret) {							\
 		__ret = (call);						\

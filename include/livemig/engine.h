@@ -14,7 +14,10 @@
  * that touch hardware are bracketed by the core with livemig_hw_call()
  * (livemig_hw_begin()/livemig_hw_end() in src/state.c),
  * which hold vfio's memory_lock for write and keep memory decode on, so an
- * engine may use the livemig_hw_*() accessors freely inside an op.
+ * engine may use the livemig_hw_*() accessors freely inside an op.  The
+ * one exception is ->save (livemig_hw_call_shared()): memory_lock is held
+ * for read there while decode is on, so the user's mmap faults on the
+ * BARs (a guest touching VRAM) run beside it.
  */
 #ifndef LIVEMIG_ENGINE_H
 #define LIVEMIG_ENGINE_H
@@ -129,7 +132,12 @@ enum livemig_save_phase {
  *	completes: a PRE_COPY read answers ENOMSG only after a
  *	DIRTY phase ran to its end with nothing to send, so a DIRTY phase
  *	must end (it looks at the changes known when it started, not at
- *	those made while it runs).
+ *	those made while it runs).  Runs with vfio's memory_lock held for
+ *	read (for write only when memory decode had to be forced on): the
+ *	device cannot be reset or lose decode, but the user's mmap faults
+ *	on its BARs go on, so @save must not count on the user being kept
+ *	off the BARs (it never could for accesses through PTEs already
+ *	present).
  * @save_end: the saving session ended; free what @save_begin set up.
  *	Also called when @save_begin failed.
  * @pending: PRE_COPY: bytes the engine knows it still has to emit for
