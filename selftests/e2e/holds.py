@@ -18,6 +18,28 @@ livemig_fill_locked"; the return probes give the first, the release
 probes' "at=" argument the second): the summary names the sites of the longest hold
 and counts the holds of 10 ms or more per pair of sites.
 
+Whether the holder ran all along is told by the scheduler's switches in
+the same trace: for the longest hold, the time its task spent switched
+out of the CPU (off_cpu_us) and whether it was preempted (prev_state R,
+runnable) or waited (S, D: a sleep, e.g. for memory_lock or a page).
+A hold much longer than its off-CPU time was slow while the task was
+on a CPU, which in the TCG rig includes the vCPU itself not running.
+
+A guest's access to a tracked VRAM page faults once after each
+collection (src/wtrack.c), and the fault waits for memory_lock: the
+probes on livemig_wt_fault() time those faults (vram_fault_max_us, what
+of a VRAM stall the driver caused).  They are not told by device: in
+the window only the source's guest runs (the destination's is paused
+until the switchover).
+
+The same switches tell what the guest's vCPU went through: the tasks
+that took those faults, or took the device's state_mutex for a trapped
+register access, are its vCPU threads (QEMU under TCG makes the access
+from the vCPU's own thread), and vcpu_preempted_max_us is the longest they sat preempted
+(runnable, not on a CPU) in the window, vcpu_off_cpu_max_us the longest
+off the CPU for any reason.  A stall of the guest as long as that needs
+no lock to explain it.
+
 Each probe also records its device (the struct livemig_device pointer,
 the functions' first argument); a device is told by its PCI address
 through the livemig trace events (livemig_precopy_info, livemig_arc),
@@ -49,8 +71,11 @@ PROBES = (
     ('lmh_hb', 'p:%s %s:livemig_hw_begin ld=$arg1'),
     ('lmh_hbr', 'r:%s %s:livemig_hw_begin'),
     ('lmh_he', 'p:%s %s:livemig_hw_end ld=$arg1 at=$stack0:symbol'),
+    ('lmh_wf', 'p:%s %s:livemig_wt_fault'),
+    ('lmh_wfr', 'r:%s %s:livemig_wt_fault'),
 )
-EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc')
+EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc',
+          'sched/sched_switch')
 
 LINE = re.compile(r'-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
 # Where a lock was taken: the return probe's caller, "(site+off/size
@@ -60,6 +85,9 @@ LINE = re.compile(r'-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
 SITE = re.compile(r'^\(([\w.]+(?:\+0x[0-9a-f]+)?)/0x[0-9a-f]+(?: \[\w+\])? <- |'
                   r' at=([\w.]+(?:\+0x[0-9a-f]+)?)')
 LONG_US = 10000
+# Where a vCPU's trapped register access takes state_mutex.
+TRAPPED = ('livemig_trapped_rw', 'livemig_read', 'livemig_write')
+SWITCH = re.compile(r'prev_pid=(\d+) .*prev_state=(\S+) ==> .*next_pid=(\d+)')
 BDF = re.compile(r'([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f])')
 
 
@@ -146,6 +174,11 @@ class LockHolds:
             return {'error': 'cannot read the trace: %s' % e}
         finally:
             self._remove()
+        keep = os.environ.get('LIVEMIG_HOLDS_TRACE')
+        if keep:
+            # For a closer look: the raw trace, as summarize() read it.
+            with open(keep, 'w') as f:
+                f.writelines(lines)
         return summarize(lines, bdf)
 
 
@@ -172,6 +205,10 @@ def summarize(lines, bdf):
     held = {lock: {} for lock in locks}      # pid -> (ld, since)
     done = {lock: [] for lock in locks}      # (ld, since, until)
     lds = {}        # bdf -> ld
+    off = {}        # pid -> [(out, in, prev_state)]
+    faulting = {}   # pid -> since
+    faults = []     # (pid, since, until)
+    out_at = {}     # pid -> (out, prev_state) while switched out
     win = [None, None]
     for line in lines:
         m = LINE.search(line)
@@ -180,6 +217,21 @@ def summarize(lines, bdf):
         pid, t, ev, rest = m.group(1), float(m.group(2)), m.group(3), m.group(4)
         if ev == 'tracing_mark_write' and rest.startswith(MARK):
             win[rest.endswith(' end')] = t
+            continue
+        if ev == 'sched_switch':
+            sw = SWITCH.search(rest)
+            if sw:
+                out_at[sw.group(1)] = (t, sw.group(2))
+                if sw.group(3) in out_at:
+                    o, st = out_at.pop(sw.group(3))
+                    off.setdefault(sw.group(3), []).append((o, t, st))
+            continue
+        if ev == 'lmh_wf':
+            faulting[pid] = t
+            continue
+        if ev == 'lmh_wfr':
+            if pid in faulting:
+                faults.append((pid, faulting.pop(pid), t))
             continue
         if ev in probe:
             lock, step = probe[ev]
@@ -195,7 +247,7 @@ def summarize(lines, bdf):
             elif step == 2 and pid in held[lock] and \
                     held[lock][pid][0] == ld:
                 _, since_at, since = held[lock].pop(pid)
-                done[lock].append((ld, since, t, since_at + '..' + at))
+                done[lock].append((ld, since, t, since_at + '..' + at, pid))
         elif ev in ('livemig_precopy_info', 'livemig_arc') and \
                 pid in held['state_mutex']:
             b = BDF.search(rest)
@@ -209,14 +261,36 @@ def summarize(lines, bdf):
     hi = win[1] if win[1] is not None else float('inf')
 
     r = {'bdf': bdf}
+    vcpus = set(pid for d, _, _, at, pid in done['state_mutex']
+                if d == ld and at.split('..')[0].split('+')[0] in TRAPPED)
+    mine = [(b - a) * 1e6 for pid, a, b in faults if a >= lo and b <= hi]
+    if mine:
+        vcpus |= set(pid for pid, a, b in faults if a >= lo and b <= hi)
+        r['vram_fault_n'] = len(mine)
+        r['vram_fault_max_us'] = round(max(mine))
+    if vcpus:
+        gaps = [(min(i, hi) - max(o, lo), st) for pid in vcpus
+                for o, i, st in off.get(pid, ()) if o < hi and i > lo]
+        r['vcpu_off_cpu_max_us'] = round(max(
+            [g for g, _ in gaps] or [0]) * 1e6)
+        r['vcpu_preempted_max_us'] = round(max(
+            [g for g, st in gaps if st.startswith('R')] or [0]) * 1e6)
     for lock in locks:
-        mine = [((b - a) * 1e6, at) for d, a, b, at in done[lock]
+        mine = [((b - a) * 1e6, at, pid, a, b)
+                for d, a, b, at, pid in done[lock]
                 if d == ld and a >= lo and b <= hi]
-        r.update(_stats(lock, [us for us, _ in mine]))
+        r.update(_stats(lock, [h[0] for h in mine]))
         if mine:
-            r[lock + '_longest_at'] = max(mine)[1]
+            _, at, pid, a, b = max(mine)
+            r[lock + '_longest_at'] = at
+            outs = [(max(o, a), min(i, b), st) for o, i, st in
+                    off.get(pid, ()) if o < b and i > a]
+            r[lock + '_longest_off_cpu_us'] = round(
+                sum(i - o for o, i, _ in outs) * 1e6)
+            r[lock + '_longest_switched_out'] = sorted(
+                set(st[:1] for _, _, st in outs))
             long_ = {}
-            for us, at in mine:
+            for us, at, _, _, _ in mine:
                 if us >= LONG_US:
                     at = re.sub(r'\+0x[0-9a-f]+', '', at)
                     long_[at] = long_.get(at, 0) + 1
