@@ -1248,12 +1248,30 @@ TEST_F(bochs, held_read_copy_lets_session_end)
 	resume_matches(_metadata, self, LM_CHUNK_ALL);
 }
 
+/* The function's own command register, as the host sees it (sysfs). */
+static int phys_cmd(const struct lm_dev *d, uint16_t *cmd)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", d->bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cmd, sizeof(*cmd), PCI_COMMAND);
+	close(fd);
+	return n == sizeof(*cmd) ? 0 : -EIO;
+}
+
 /*
  * Saving with memory decode off: the user may turn it off at any time,
  * and ->save, which otherwise shares memory_lock with the user's faults,
- * then gets the BARs exclusively with decode forced on for each call.
- * The PRE_COPY and STOP_COPY stream must carry VRAM all the same, and
- * the command register must read back as the user left it.
+ * then gets the BARs exclusively with decode forced on (and left on
+ * while the session lasts).  The PRE_COPY and STOP_COPY stream must
+ * carry VRAM all the same, and once the session ended the command
+ * register must read back as the user left it, through VFIO and on the
+ * function itself.
  */
 TEST_F(bochs, save_with_memory_decode_off)
 {
@@ -1277,8 +1295,46 @@ TEST_F(bochs, save_with_memory_decode_off)
 	ASSERT_EQ(0, lm_cfg_read16(&self->src, PCI_COMMAND, &now));
 	EXPECT_EQ(cmd & ~PCI_COMMAND_MEMORY, now)
 		TH_LOG("command register after saving: %#x", now);
+	ASSERT_EQ(0, phys_cmd(&self->src, &now));
+	EXPECT_FALSE(now & PCI_COMMAND_MEMORY)
+		TH_LOG("the function decodes memory after saving: %#x", now);
 	ASSERT_EQ(0, lm_cfg_write16(&self->src, PCI_COMMAND, cmd));
 	resume_matches(_metadata, self, LM_CHUNK_ALL);
+}
+
+/*
+ * Resuming into a function whose memory decode is off (QEMU's
+ * destination before it loads the guest's config space): every record
+ * is written into VRAM with decode forced on, left on while the session
+ * lasts.  After RESUMING -> STOP the function must not decode memory
+ * again (the user left it off), and VRAM must hold the source's.
+ */
+TEST_F(bochs, resume_with_memory_decode_off)
+{
+	struct bochs_regs want, other;
+	uint16_t cmd, now;
+	int we, se;
+	long diff;
+
+	bochs_regs_mode(&want, 800, 600, 32, 0, true);
+	bochs_regs_mode(&other, 640, 480, 0, 0, false);
+	ASSERT_LE(0, saved_pair(_metadata, self, &want, &other));
+	ASSERT_EQ(0, lm_cfg_read16(&self->dst, PCI_COMMAND, &cmd));
+	ASSERT_TRUE(cmd & PCI_COMMAND_MEMORY);
+	ASSERT_EQ(0, lm_cfg_write16(&self->dst, PCI_COMMAND,
+				    cmd & ~PCI_COMMAND_MEMORY));
+	ASSERT_EQ(0, lm_resume(&self->dst, self->stream.p, self->stream.len,
+			       LM_CHUNK_ALL, &we, &se))
+		TH_LOG("write %s, RESUMING->STOP %s", strerror(-we),
+		       strerror(-se));
+	ASSERT_EQ(0, phys_cmd(&self->dst, &now));
+	EXPECT_FALSE(now & PCI_COMMAND_MEMORY)
+		TH_LOG("the function decodes memory after resuming: %#x", now);
+	ASSERT_EQ(0, lm_cfg_read16(&self->dst, PCI_COMMAND, &now));
+	EXPECT_EQ(cmd & ~PCI_COMMAND_MEMORY, now);
+	ASSERT_EQ(0, lm_cfg_write16(&self->dst, PCI_COMMAND, cmd));
+	diff = first_diff(self->vsrc, self->vdst, self->vram);
+	EXPECT_EQ(-1, diff) TH_LOG("VRAM page %ld differs", diff);
 }
 
 /* Pages the engine has hashed since the device was opened (debugfs). */

@@ -82,6 +82,11 @@ enum livemig_slot {
  * @hw_cmd: PCI command register saved by livemig_hw_begin()
  * @hw_forced: livemig_hw_begin() turned memory decode on
  * @hw_shared: livemig_hw_begin() took memory_lock for read, not write
+ * @decode_held: memory decode that livemig_hw_begin() forced on was left
+ *	on for a data session (livemig_hw_end()); under state_mutex
+ *	and vfio's memory_lock for write
+ * @in_reset_done: state_mutex was taken by livemig_reset_done(), inside
+ *	vfio-pci core's reset with memory_lock held for write
  * @open: the device is open (between open_device and close_device);
  *	written by main.c under state_mutex
  * @debugfs: the device's debugfs directory (debugfs.c), or an ERR_PTR/NULL
@@ -103,6 +108,8 @@ struct livemig_device {
 	u16 hw_cmd;
 	bool hw_forced;
 	bool hw_shared;
+	bool decode_held;
+	bool in_reset_done;
 	bool open;
 	struct dentry *debugfs;
 	u64 arcs;

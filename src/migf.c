@@ -608,6 +608,7 @@ static void livemig_file_end(struct livemig_session *s)
 		ld->engine->save_end(ld);
 	if (!migf->saving && ld->engine->resume_end)
 		ld->engine->resume_end(ld);
+	livemig_hw_release_decode(ld);
 	wake_up_interruptible(&migf->wq);
 	fput(migf->filp);
 }

@@ -73,6 +73,7 @@ again:
 			ld->engine->reset_done(ld);
 		goto again;
 	}
+	ld->in_reset_done = false;
 	mutex_unlock(&ld->state_mutex);
 	spin_unlock(&ld->reset_lock);
 }
@@ -94,6 +95,7 @@ void livemig_reset_done(struct livemig_device *ld)
 		return;
 	}
 	spin_unlock(&ld->reset_lock);
+	ld->in_reset_done = true;
 	livemig_unlock(ld);
 }
 
@@ -297,7 +299,58 @@ void livemig_hw_end(struct livemig_device *ld)
 		up_read(&ld->core.memory_lock);
 		return;
 	}
-	if (ld->hw_forced)
+	/*
+	 * A data session calls the engine per record or per chunk, and
+	 * turning decode on and off remaps the BAR every time (a few
+	 * milliseconds under TCG, hundreds of times per VRAM): forced
+	 * decode stays on until the session ends
+	 * (livemig_hw_release_decode()).
+	 */
+	if (ld->hw_forced && (ld->slots[LIVEMIG_SLOT_RESUMING] ||
+			      ld->slots[LIVEMIG_SLOT_SAVING]))
+		ld->decode_held = true;
+	else if (ld->hw_forced)
 		pci_write_config_word(ld->core.pdev, PCI_COMMAND, ld->hw_cmd);
+	up_write(&ld->core.memory_lock);
+}
+
+/* Memory decode back to what the user's command register says. */
+static void livemig_decode_restore(struct livemig_device *ld)
+{
+	struct pci_dev *pdev = ld->core.pdev;
+	u16 user = le16_to_cpu(*(__le16 *)&ld->core.vconfig[PCI_COMMAND]);
+	u16 cmd;
+
+	lockdep_assert_held_write(&ld->core.memory_lock);
+	ld->decode_held = false;
+	if ((user & PCI_COMMAND_MEMORY) || !livemig_powered(pdev))
+		return;
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	if (cmd & PCI_COMMAND_MEMORY)
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      cmd & ~PCI_COMMAND_MEMORY);
+}
+
+/**
+ * livemig_hw_release_decode() - a data session ended: undo held decode
+ * @ld: the device, state_mutex held, vfio's memory_lock not held (or
+ *	held for write by vfio-pci core around a reset, @in_reset_done)
+ *
+ * If livemig_hw_end() left memory decode forced on for the session, it
+ * is turned off again unless the user turned it on meanwhile (vfio-pci
+ * core keeps the user's view of the command register in vconfig, and
+ * writes it through to the function under memory_lock).
+ */
+void livemig_hw_release_decode(struct livemig_device *ld)
+{
+	lockdep_assert_held(&ld->state_mutex);
+	if (!ld->decode_held)
+		return;
+	if (ld->in_reset_done) {
+		livemig_decode_restore(ld);
+		return;
+	}
+	down_write(&ld->core.memory_lock);
+	livemig_decode_restore(ld);
 	up_write(&ld->core.memory_lock);
 }

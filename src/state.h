@@ -48,6 +48,7 @@ int livemig_failed(struct livemig_device *ld, const char *where, int err);
 
 int livemig_hw_begin(struct livemig_device *ld, bool shared);
 void livemig_hw_end(struct livemig_device *ld);
+void livemig_hw_release_decode(struct livemig_device *ld);
 
 /**
  * livemig_hw_call() - run an engine op with the device's BARs accessible
