@@ -264,9 +264,9 @@ def summarize(lines, bdf):
     vcpus = set(pid for d, _, _, at, pid in done['state_mutex']
                 if d == ld and at.split('..')[0].split('+')[0] in TRAPPED)
     mine = [(b - a) * 1e6 for pid, a, b in faults if a >= lo and b <= hi]
+    r['vram_fault_n'] = len(mine)
     if mine:
         vcpus |= set(pid for pid, a, b in faults if a >= lo and b <= hi)
-        r['vram_fault_n'] = len(mine)
         r['vram_fault_max_us'] = round(max(mine))
     if vcpus:
         gaps = [(min(i, hi) - max(o, lo), st) for pid in vcpus
