@@ -1134,7 +1134,7 @@ static void *held_access_run(void *arg)
  * PRE_COPY's read() of 1 MiB is held in its copy to the user while a
  * second thread writes and reads back the registers and takes the arc
  * @a->state: the thread must be done before the copy is let go (it waits
- * up to a minute for that: with the device's lock held across the copy
+ * 30 s at least for that: with the device's lock held across the copy
  * it never is).  The reader's result is then in @h->n.  Returns -ENOSYS
  * for a kernel without userfaultfd (nothing done), else 0.
  */
