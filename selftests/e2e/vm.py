@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -37,7 +38,12 @@ class VM:
         Start QEMU for @name on @host (substituted for {host} in
         @device_arg) booting @payload, stopped (-S) or, with @incoming,
         waiting for a migration (-incoming defer); its logs go to
-        @vdir/@name, its QMP and serial sockets to @sockdir.  @echo, if
+        @vdir/@name, its QMP and serial sockets to @sockdir.  QEMU writes
+        its trace log and the serial log into @sockdir too (the rig's
+        tmpfs: on the 9p share a trace line cost the writing thread, the
+        migration thread among them, a round trip to the host; the VM's
+        vCPU waited for it through QEMU's big lock), and close() moves
+        them into @vdir/@name.  @echo, if
         set, is called with every serial line.  Raises HarnessError when
         QEMU does not come up within @boot_timeout seconds.
         """
@@ -49,8 +55,8 @@ class VM:
         os.makedirs(self.dir, exist_ok=True)
         self.qmp_path = os.path.join(sockdir, name + '.qmp')
         self.ser_path = os.path.join(sockdir, name + '.ser')
-        self.trace_path = os.path.join(self.dir, 'trace.log')
-        self.serial_log = os.path.join(self.dir, 'serial.log')
+        self.trace_path = os.path.join(sockdir, name + '.trace.log')
+        self.serial_log = os.path.join(sockdir, name + '.serial.log')
         self.stderr_path = os.path.join(self.dir, 'qemu.log')
         self.lines = []               # (monotonic time, text)
         self.lines_cond = threading.Condition()
@@ -64,7 +70,10 @@ class VM:
             backend = ['-object', 'iommufd,id=iommufd0']
             self.device_arg += ',iommufd=iommufd0'
 
-        args = [qemu, '-name', name, '-nodefaults', '-no-user-config',
+        # debug-threads: the threads carry their names ("CPU 0/TCG",
+        # "live_migration"), which the bench's traces report.
+        args = [qemu, '-name', name + ',debug-threads=on',
+                '-nodefaults', '-no-user-config',
                 '-machine', machine, '-accel', 'tcg',
                 '-m', str(mem), '-display', 'none', '-no-reboot',
                 '-msg', 'timestamp=on',
@@ -229,8 +238,25 @@ class VM:
                     pass
         if not self.errf.closed:
             self.errf.close()
+        self._keep_logs()
         if self in VM.registry:
             VM.registry.remove(self)
+
+    def _keep_logs(self):
+        """Move the trace and serial logs from the scratch directory
+        into the VM's directory once QEMU has exited (or now, if it has
+        not: what it writes later is lost)."""
+        for attr, name in (('trace_path', 'trace.log'),
+                           ('serial_log', 'serial.log')):
+            path, kept = getattr(self, attr), os.path.join(self.dir, name)
+            if path == kept:
+                continue
+            try:
+                shutil.copyfile(path, kept)
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            setattr(self, attr, kept)
 
     def stderr_tail(self, n=15):
         try:
