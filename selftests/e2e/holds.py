@@ -38,7 +38,19 @@ register access, are its vCPU threads (QEMU under TCG makes the access
 from the vCPU's own thread), and vcpu_preempted_max_us is the longest they sat preempted
 (runnable, not on a CPU) in the window, vcpu_off_cpu_max_us the longest
 off the CPU for any reason.  A stall of the guest as long as that needs
-no lock to explain it.
+no lock to explain it.  For the longest stretch off the CPU the
+scheduler's wakeups tell why: its state (vcpu_off_cpu_longest_state: R
+preempted, S or D asleep), the thread that woke it
+(vcpu_off_cpu_longest_woken_by, the waker's name as the trace prints
+it; QEMU names its threads with -name ...,debug-threads=on, e.g.
+"mig/src/main" for the migration thread, "CPU 0/TCG", or the main
+loop's "qemu-system-x86"), how long of it the thread slept before
+that wakeup (vcpu_off_cpu_longest_asleep_us; the rest it waited for a
+CPU), how long that waker itself sat preempted
+meanwhile (vcpu_off_cpu_longest_waker_preempted_us: a vCPU asleep on
+a lock whose holder waited for a CPU), and whether it lay inside one of
+the thread's VRAM faults (vcpu_off_cpu_longest_in_fault, a wait in the
+driver).
 
 Each probe also records its device (the struct livemig_device pointer,
 the functions' first argument); a device is told by its PCI address
@@ -75,9 +87,9 @@ PROBES = (
     ('lmh_wfr', 'r:%s %s:livemig_wt_fault'),
 )
 EVENTS = ('livemig/livemig_precopy_info', 'livemig/livemig_arc',
-          'sched/sched_switch')
+          'sched/sched_switch', 'sched/sched_waking')
 
-LINE = re.compile(r'-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
+LINE = re.compile(r'^\s*(.*?)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)')
 # Where a lock was taken: the return probe's caller, "(site+off/size
 # [module] <- fn)"; where it was released: the probe's "at=" argument, the caller as
 # the kernel prints a symbol (site+off/size).  An entry probe beside a
@@ -88,6 +100,9 @@ LONG_US = 10000
 # Where a vCPU's trapped register access takes state_mutex.
 TRAPPED = ('livemig_trapped_rw', 'livemig_read', 'livemig_write')
 SWITCH = re.compile(r'prev_pid=(\d+) .*prev_state=(\S+) ==> .*next_pid=(\d+)')
+# sched_waking: "comm=%s pid=%d prio=%d target_cpu=%03d", in the context
+# of the waker; a thread's name may hold spaces ("CPU 0/TCG").
+WAKING = re.compile(r' pid=(\d+) prio=')
 BDF = re.compile(r'([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f])')
 
 
@@ -205,7 +220,8 @@ def summarize(lines, bdf):
     held = {lock: {} for lock in locks}      # pid -> (ld, since)
     done = {lock: [] for lock in locks}      # (ld, since, until)
     lds = {}        # bdf -> ld
-    off = {}        # pid -> [(out, in, prev_state)]
+    off = {}        # pid -> [(out, in, prev_state, waker's name)]
+    woken = {}      # pid -> (when, waker's name), its latest wakeup
     faulting = {}   # pid -> since
     faults = []     # (pid, since, until)
     out_at = {}     # pid -> (out, prev_state) while switched out
@@ -214,7 +230,8 @@ def summarize(lines, bdf):
         m = LINE.search(line)
         if not m:
             continue
-        pid, t, ev, rest = m.group(1), float(m.group(2)), m.group(3), m.group(4)
+        comm, pid, t, ev, rest = (m.group(1), m.group(2), float(m.group(3)),
+                                  m.group(4), m.group(5))
         if ev == 'tracing_mark_write' and rest.startswith(MARK):
             win[rest.endswith(' end')] = t
             continue
@@ -224,7 +241,14 @@ def summarize(lines, bdf):
                 out_at[sw.group(1)] = (t, sw.group(2))
                 if sw.group(3) in out_at:
                     o, st = out_at.pop(sw.group(3))
-                    off.setdefault(sw.group(3), []).append((o, t, st))
+                    w = woken.get(sw.group(3))
+                    off.setdefault(sw.group(3), []).append(
+                        (o, t, st, w if w and w[0] >= o else None))
+            continue
+        if ev == 'sched_waking':
+            wk = WAKING.search(rest)
+            if wk:
+                woken[wk.group(1)] = (t, comm.strip(), pid)
             continue
         if ev == 'lmh_wf':
             faulting[pid] = t
@@ -269,12 +293,29 @@ def summarize(lines, bdf):
         vcpus |= set(pid for pid, a, b in faults if a >= lo and b <= hi)
         r['vram_fault_max_us'] = round(max(mine))
     if vcpus:
-        gaps = [(min(i, hi) - max(o, lo), st) for pid in vcpus
-                for o, i, st in off.get(pid, ()) if o < hi and i > lo]
+        gaps = [(min(i, hi) - max(o, lo), st, wk, pid, o, i)
+                for pid in vcpus
+                for o, i, st, wk in off.get(pid, ()) if o < hi and i > lo]
         r['vcpu_off_cpu_max_us'] = round(max(
-            [g for g, _ in gaps] or [0]) * 1e6)
+            [g[0] for g in gaps] or [0]) * 1e6)
         r['vcpu_preempted_max_us'] = round(max(
-            [g for g, st in gaps if st.startswith('R')] or [0]) * 1e6)
+            [g[0] for g in gaps if g[1].startswith('R')] or [0]) * 1e6)
+        if gaps:
+            _, st, wk, pid, o, i = max(gaps, key=lambda g: g[0])
+            r['vcpu_off_cpu_longest_state'] = st[:1]
+            r['vcpu_off_cpu_longest_woken_by'] = wk[1] if wk else None
+            # Asleep until the wakeup; the rest it waited for a CPU.
+            r['vcpu_off_cpu_longest_asleep_us'] = round(
+                (wk[0] - o) * 1e6) if wk else 0
+            # The waker's own time preempted meanwhile: a vCPU asleep on a
+            # lock (QEMU's BQL) whose holder waited for a CPU.
+            r['vcpu_off_cpu_longest_waker_preempted_us'] = round(sum(
+                min(i2, i) - max(o2, o)
+                for o2, i2, st2, _ in off.get(wk[2], ())
+                if st2.startswith('R') and o2 < i and i2 > o) * 1e6) \
+                if wk else None
+            r['vcpu_off_cpu_longest_in_fault'] = any(
+                p == pid and a <= o and i <= b for p, a, b in faults)
     for lock in locks:
         mine = [((b - a) * 1e6, at, pid, a, b)
                 for d, a, b, at, pid in done[lock]
@@ -283,7 +324,7 @@ def summarize(lines, bdf):
         if mine:
             _, at, pid, a, b = max(mine)
             r[lock + '_longest_at'] = at
-            outs = [(max(o, a), min(i, b), st) for o, i, st in
+            outs = [(max(o, a), min(i, b), st) for o, i, st, _ in
                     off.get(pid, ()) if o < b and i > a]
             r[lock + '_longest_off_cpu_us'] = round(
                 sum(i - o for o, i, _ in outs) * 1e6)
