@@ -26,6 +26,17 @@ DEVICE_ARG = ('vfio-pci,host={host},id=bochs0,enable-migration=on,'
 # The VM without the device still needs a -device: an inert port.
 NODEV_ARG = 'isa-debug-exit,iobase=0xf0,iosize=0x01'
 PREFILL_SEED = 0x5eed
+THP = '/sys/kernel/mm/transparent_hugepage/enabled'
+
+
+def set_thp(mode):
+    """Set the rig kernel's transparent huge page mode; returns the old
+    one (the bracketed word of "always [madvise] never")."""
+    with open(THP) as f:
+        old = f.read().split('[', 1)[1].split(']', 1)[0]
+    with open(THP, 'w') as f:
+        f.write(mode)
+    return old
 
 
 class BochsHarness(Harness):
@@ -61,7 +72,61 @@ class BochsHarness(Harness):
         return {k: int(v) for k, v in
                 (kv.split('=', 1) for kv in m.group(1).split())}
 
-    def _stall_windows(self, src, window):
+    def pin_vcpu(self, src, dst):
+        """
+        Give the source guest's vCPU a CPU of its own, the way an operator
+        pins a latency-sensitive VM (libvirt's <vcpupin>): the source's
+        vCPU thread(s) (QMP query-cpus-fast) to the rig's last CPU, every
+        other thread of both QEMUs and this harness to the others, but
+        the source's main loop, which shares the vCPU's CPU: in the rig
+        the vCPU thread sleeps on a QEMU lock (a futex) that the main loop
+        or the migration thread holds (holds.py's waker), and a main loop
+        preempted on the busy CPU made the vCPU wait for a CPU, not for
+        the device.  The destination, which on real hosts runs on another
+        machine, runs at the lowest priority (nice 19).  Transparent huge
+        pages go off for the run (bench() sets them back): khugepaged,
+        collapsing the source QEMU's memory, held its mmap_lock, which the
+        migration thread, holding the lock the vCPU waited for, then
+        waited for in a page fault, and it took the vCPU's CPU meanwhile;
+        operators of such VMs back them with hugetlbfs or turn THP off.
+        Called again once the migration runs, for the threads it started (QEMU's migration
+        thread, whose read() calls run the driver's save work, starts on
+        its creator's CPUs).  Returns what was pinned: the vCPU's CPU,
+        the others, and the name of every thread moved off the vCPU's.
+        """
+        if not hasattr(self, 'cpus'):       # before the first call moved us
+            self.cpus = sorted(os.sched_getaffinity(0))
+        cpus = self.cpus
+        if len(cpus) < 2:
+            raise HarnessError('--pin-vcpu needs two CPUs, this guest has '
+                               '%s' % cpus)
+        vcpu_cpu, others = cpus[-1], set(cpus[:-1])
+        vcpus = [c['thread-id'] for c in src.qmp.cmd('query-cpus-fast')]
+        own = set(vcpus) | {src.proc.pid}
+        moved = []
+        os.sched_setaffinity(0, others)
+        for vm in (src, dst):
+            for tid in map(int, os.listdir('/proc/%d/task' % vm.proc.pid)):
+                try:
+                    if vm is src and tid in own:
+                        os.sched_setaffinity(tid, {vcpu_cpu})
+                        continue
+                    os.sched_setaffinity(tid, others)
+                    if vm is dst:
+                        os.setpriority(os.PRIO_PROCESS, tid, 19)
+                    with open('/proc/%d/task/%d/comm' % (vm.proc.pid,
+                                                         tid)) as f:
+                        moved.append('%s %s' % (vm.name, f.read().strip()))
+                except (ProcessLookupError, FileNotFoundError):
+                    pass                # a thread that ended meanwhile
+        got = {t: sorted(os.sched_getaffinity(t)) for t in own}
+        if any(g != [vcpu_cpu] for g in got.values()):
+            raise HarnessError('the vCPU and main loop threads did not stay '
+                               'on CPU %d: %s' % (vcpu_cpu, got))
+        return {'vcpu_cpu': vcpu_cpu, 'vcpu_threads': vcpus,
+                'other_cpus': sorted(others), 'moved': sorted(moved)}
+
+    def _stall_windows(self, src, window, repin=None):
         """
         The guest's access times (see stall()) over @window seconds with
         no migration ("none"), then a hold for migration.migrate() that
@@ -84,6 +149,8 @@ class BochsHarness(Harness):
             if samples[-1]['device'] != 'pre-copy':
                 return True
             if 't0' not in t:
+                if repin:
+                    stall['pinned'] = repin()
                 locks.window()
                 self.stall(src)             # the window starts in PRE_COPY
                 t['t0'] = time.monotonic()
@@ -94,7 +161,7 @@ class BochsHarness(Harness):
             return False
         return stall, holding, locks
 
-    def bench(self, config, prefill, stall_window=10.0):
+    def bench(self, config, prefill, stall_window=10.0, pin=False):
         """One migration, measured; returns the result record."""
         variant = 'bench-' + config
         if self.vfio:
@@ -109,14 +176,26 @@ class BochsHarness(Harness):
             if r.returncode:
                 raise HarnessError('prefill failed: ' + r.stderr)
         src, dst = variants.ready_pair(self, variant)
-        hold = locks = None
+        hold = locks = thp = None
         if config == 'stall':
-            stall, hold, locks = self._stall_windows(src, stall_window)
+            repin = None
+            if pin:
+                thp = set_thp('never')
+                self.pin_vcpu(src, dst)
+
+                def repin():
+                    return self.pin_vcpu(src, dst)
+            stall, hold, locks = self._stall_windows(src, stall_window,
+                                                     repin)
+            if thp:
+                stall['thp'] = 'never (was %s)' % thp
         try:
             res = migration.migrate(self, src, dst, hold=hold)
         finally:
             if locks:
                 locks.close()       # the probes go, window or not
+            if thp:
+                set_thp(thp)
         done = checks.completed(self, variant, src, dst, res)
         rec = self.record(variant, res)
         if config == 'stall':
@@ -236,7 +315,7 @@ def run(mine, args):
             if mine.bench:
                 try:
                     rec = h.bench(mine.bench, mine.prefill,
-                                  mine.stall_window)
+                                  mine.stall_window, mine.pin_vcpu)
                 except (HarnessError, QMPError, OSError) as e:
                     h.tap.ok(False, 'bench-%s: ran to the end' % mine.bench,
                              str(e))
