@@ -31,7 +31,10 @@ THP = '/sys/kernel/mm/transparent_hugepage/enabled'
 
 def set_thp(mode):
     """Set the rig kernel's transparent huge page mode; returns the old
-    one (the bracketed word of "always [madvise] never")."""
+    one (the bracketed word of "always [madvise] never"), or None for a
+    kernel without them (the debug kernel), which has no khugepaged."""
+    if not os.path.exists(THP):
+        return None
     with open(THP) as f:
         old = f.read().split('[', 1)[1].split(']', 1)[0]
     with open(THP, 'w') as f:
@@ -187,8 +190,9 @@ class BochsHarness(Harness):
                     return self.pin_vcpu(src, dst)
             stall, hold, locks = self._stall_windows(src, stall_window,
                                                      repin)
-            if thp:
-                stall['thp'] = 'never (was %s)' % thp
+            if pin:
+                stall['thp'] = 'never (was %s)' % thp if thp else \
+                    'not in this kernel'
         try:
             res = migration.migrate(self, src, dst, hold=hold)
         finally:
