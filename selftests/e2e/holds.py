@@ -48,7 +48,9 @@ loop's "qemu-system-x86"), how long of it the thread slept before
 that wakeup (vcpu_off_cpu_longest_asleep_us; the rest it waited for a
 CPU), how long that waker itself sat preempted
 meanwhile (vcpu_off_cpu_longest_waker_preempted_us: a vCPU asleep on
-a lock whose holder waited for a CPU), and whether it lay inside one of
+a lock whose holder waited for a CPU) and held a device's state_mutex
+while the vCPU slept (vcpu_off_cpu_longest_waker_state_mutex_us: a
+holder busy in the driver), and whether it lay inside one of
 the thread's VRAM faults (vcpu_off_cpu_longest_in_fault, a wait in the
 driver).
 
@@ -308,11 +310,18 @@ def summarize(lines, bdf):
             r['vcpu_off_cpu_longest_asleep_us'] = round(
                 (wk[0] - o) * 1e6) if wk else 0
             # The waker's own time preempted meanwhile: a vCPU asleep on a
-            # lock (QEMU's BQL) whose holder waited for a CPU.
+            # QEMU lock whose holder waited for a CPU; and its time
+            # holding a device's state_mutex while the vCPU slept: a
+            # holder busy in the driver.
             r['vcpu_off_cpu_longest_waker_preempted_us'] = round(sum(
                 min(i2, i) - max(o2, o)
                 for o2, i2, st2, _ in off.get(wk[2], ())
                 if st2.startswith('R') and o2 < i and i2 > o) * 1e6) \
+                if wk else None
+            r['vcpu_off_cpu_longest_waker_state_mutex_us'] = round(sum(
+                min(b, wk[0]) - max(a, o)
+                for _, a, b, _, p in done['state_mutex']
+                if p == wk[2] and a < wk[0] and b > o) * 1e6) \
                 if wk else None
             r['vcpu_off_cpu_longest_in_fault'] = any(
                 p == pid and a <= o and i <= b for p, a, b in faults)
