@@ -5,6 +5,7 @@ another payload (build/guest-bochs/payload.elf), its two variants and the
 benchmark's one measured migration (scripts/e2e-bochs has the details).
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -77,25 +78,19 @@ class BochsHarness(Harness):
 
     def pin_vcpu(self, src, dst):
         """
-        Give the source guest's vCPU a CPU of its own, the way an operator
-        pins a latency-sensitive VM (libvirt's <vcpupin>): the source's
-        vCPU thread(s) (QMP query-cpus-fast) to the rig's last CPU, every
-        other thread of both QEMUs and this harness to the others, but
-        the source's main loop, which shares the vCPU's CPU: in the rig
-        the vCPU thread sleeps on a QEMU lock (a futex) that the main loop
-        or the migration thread holds (holds.py's waker), and a main loop
-        preempted on the busy CPU made the vCPU wait for a CPU, not for
-        the device.  The destination, which on real hosts runs on another
-        machine, runs at the lowest priority (nice 19).  Transparent huge
-        pages go off for the run (bench() sets them back): khugepaged,
-        collapsing the source QEMU's memory, held its mmap_lock, which the
-        migration thread, holding the lock the vCPU waited for, then
-        waited for in a page fault, and it took the vCPU's CPU meanwhile;
-        operators of such VMs back them with hugetlbfs or turn THP off.
-        Called again once the migration runs, for the threads it started (QEMU's migration
+        Set the rig up as an operator sets up a latency-sensitive VM
+        (libvirt's <vcpupin>): the source's vCPU thread(s) (QMP
+        query-cpus-fast) and its main loop on the rig's last CPU, every
+        other thread of both QEMUs and this harness on the others, the
+        destination (another machine, in real life) at nice 19.  The main
+        loop stays with the vCPU because in the rig the vCPU thread
+        sleeps on QEMU locks the main loop holds (holds.py names the
+        waker), and a main loop preempted on the busy CPU made the vCPU
+        wait for a CPU, not for the device.  Called again once the
+        migration runs, for the threads it started: QEMU's migration
         thread, whose read() calls run the driver's save work, starts on
-        its creator's CPUs).  Returns what was pinned: the vCPU's CPU,
-        the others, and the name of every thread moved off the vCPU's.
+        its creator's CPUs.  Returns what was pinned: the vCPU's CPU, the
+        others, the name of every thread moved off the vCPU's.
         """
         if not hasattr(self, 'cpus'):       # before the first call moved us
             self.cpus = sorted(os.sched_getaffinity(0))
@@ -179,21 +174,23 @@ class BochsHarness(Harness):
             if r.returncode:
                 raise HarnessError('prefill failed: ' + r.stderr)
         src, dst = variants.ready_pair(self, variant)
-        hold = locks = thp = None
-        if config == 'stall':
-            repin = None
-            if pin:
-                thp = set_thp('never')
-                self.pin_vcpu(src, dst)
-
-                def repin():
-                    return self.pin_vcpu(src, dst)
-            stall, hold, locks = self._stall_windows(src, stall_window,
-                                                     repin)
-            if pin:
-                stall['thp'] = 'never (was %s)' % thp if thp else \
-                    'not in this kernel'
+        hold = locks = thp = repin = None
         try:
+            if config == 'stall':
+                if pin:
+                    # khugepaged, collapsing the source QEMU's memory, held
+                    # its mmap_lock, which the migration thread, holding a
+                    # lock the vCPU waited for, then waited for in a page
+                    # fault; and it took the vCPU's CPU meanwhile.  Such VMs
+                    # run on hugetlbfs or with THP off.
+                    thp = set_thp('never')
+                    self.pin_vcpu(src, dst)
+                    repin = functools.partial(self.pin_vcpu, src, dst)
+                stall, hold, locks = self._stall_windows(src, stall_window,
+                                                         repin)
+                if pin:
+                    stall['thp'] = 'never (was %s)' % thp if thp else \
+                        'not in this kernel'
             res = migration.migrate(self, src, dst, hold=hold)
         finally:
             if locks:
