@@ -222,8 +222,8 @@ def summarize(lines, bdf):
     held = {lock: {} for lock in locks}      # pid -> (ld, since)
     done = {lock: [] for lock in locks}      # (ld, since, until)
     lds = {}        # bdf -> ld
-    off = {}        # pid -> [(out, in, prev_state, waker's name)]
-    woken = {}      # pid -> (when, waker's name), its latest wakeup
+    off = {}        # pid -> [(out, in, prev_state, its woken entry)]
+    woken = {}      # pid -> (when, waker's name, waker's pid), latest
     faulting = {}   # pid -> since
     faults = []     # (pid, since, until)
     out_at = {}     # pid -> (out, prev_state) while switched out

@@ -41,11 +41,11 @@ class VM:
         @vdir/@name, its QMP and serial sockets to @sockdir.  QEMU writes
         its trace log and the serial log into @sockdir too (the rig's
         tmpfs: on the 9p share a trace line cost the writing thread, the
-        migration thread among them, a round trip to the host; the VM's
-        vCPU waited for it through QEMU's big lock), and close() moves
-        them into @vdir/@name.  @echo, if
-        set, is called with every serial line.  Raises HarnessError when
-        QEMU does not come up within @boot_timeout seconds.
+        migration thread among them, a round trip to the host, and the
+        VM's vCPU thread was seen asleep until that thread woke it), and
+        close() moves them into @vdir/@name.  @echo, if set, is called
+        with every serial line.  Raises HarnessError when QEMU does not
+        come up within @boot_timeout seconds.
         """
         self.name = name
         self.host = host
@@ -71,7 +71,7 @@ class VM:
             self.device_arg += ',iommufd=iommufd0'
 
         # debug-threads: the threads carry their names ("CPU 0/TCG",
-        # "live_migration"), which the bench's traces report.
+        # "mig/src/main"), which the bench's traces report.
         args = [qemu, '-name', name + ',debug-threads=on',
                 '-nodefaults', '-no-user-config',
                 '-machine', machine, '-accel', 'tcg',
